@@ -1,2 +1,70 @@
-// Placeholder entry point while the CLI is being written (replaced in the same session).
-int main() { return 0; }
+// butterfly: one binary, verb-noun commands. Each command registers itself (cli/cmd_*.cpp).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/cli.hpp"
+#include "cli/suggest.hpp"
+
+namespace {
+
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' && std::string_view(v) != "0";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace bf::cli;
+  CLI::App app{
+      "Butterfly: a Byzantine-fault-tolerant ensemble of model workers whose answers come with\n"
+      "proof certificates. This build has the verified core: quorum math, consensus decision,\n"
+      "fusion, reputation, and their Z3 obligations.",
+      "butterfly"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "butterfly 0.1.0");
+  bool no_color = false;
+  bool screen_reader = false;
+  app.add_flag("--no-color", no_color, "Never print colour (NO_COLOR in the environment does the same)");
+  app.add_flag("--screen-reader", screen_reader,
+               "Linear plain text for screen readers (BUTTERFLY_SCREEN_READER=1 does the same)");
+  app.footer(
+      "Examples:\n"
+      "  butterfly quorum table            the safe quorum beside the seed's 2f+1, n = 1..13\n"
+      "  butterfly prove                   check every invariant's Z3 obligation\n"
+      "  butterfly fuse answers --f 1 --answer alpha=42 --answer bravo=42 \\\n"
+      "      --answer charlie=42.1 --answer delta=9000\n"
+      "Run 'butterfly COMMAND --help' for a command's flags and examples.");
+
+  add_quorum_commands(app);
+  add_prove_command(app);
+  add_fuse_commands(app);
+
+  if (auto problem = check_command_line(app, argc, argv)) {
+    std::cerr << "butterfly: " << *problem << "\n";
+    return exit_usage;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "butterfly: " << e.what() << "\nRun 'butterfly --help' to see the commands.\n";
+    return exit_usage;
+  }
+  Style& s = style();
+  s.screen_reader = screen_reader || env_set("BUTTERFLY_SCREEN_READER");
+  s.color = isatty(STDOUT_FILENO) != 0 && !env_set("NO_COLOR") && !no_color && !s.screen_reader;
+  if (!action()) return exit_usage;
+  try {
+    return action()();
+  } catch (const Exit& e) {
+    return e.code;
+  } catch (const std::exception& e) {
+    std::cerr << "butterfly: " << e.what() << "\n";
+    return exit_usage;
+  }
+}
+
