@@ -8,7 +8,7 @@ namespace bf::core {
 // name the invariant before the process dies.
 void contract_failed(const char* kind, const char* id, const char* condition, const char* file,
                      int line) noexcept {
-  std::fprintf(stderr, "butterfly: %s %s violated: %s (%s:%d)\n", kind, id, condition, file, line);
+  (void)std::fprintf(stderr, "butterfly: %s %s violated: %s (%s:%d)\n", kind, id, condition, file, line);
   std::abort();
 }
 }  // namespace bf::core

@@ -30,19 +30,19 @@ class [[nodiscard]] Result {
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): like expected
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
-  bool ok() const noexcept { return v_.index() == 0; }
+  [[nodiscard]] bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
-  const T& value() const& {
+  [[nodiscard]] const T& value() const& {
     assert(ok());
     return std::get<0>(v_);
   }
-  T& value() & {
+  [[nodiscard]] T& value() & {
     assert(ok());
     return std::get<0>(v_);
   }
   const T& operator*() const& { return value(); }
   const T* operator->() const { return &value(); }
-  const Error& error() const& {
+  [[nodiscard]] const Error& error() const& {
     assert(!ok());
     return std::get<1>(v_);
   }

@@ -80,16 +80,16 @@ class Tally {
   // Records worker w's answer. Requires w < workers().
   RecordResult record(WorkerIndex w, const AnswerId& answer) noexcept;
 
-  std::uint32_t workers() const noexcept { return workers_; }
+  [[nodiscard]] std::uint32_t workers() const noexcept { return workers_; }
   // Workers with a counted (non-withdrawn) answer.
-  SignerMask responders() const noexcept { return responders_; }
+  [[nodiscard]] SignerMask responders() const noexcept { return responders_; }
   // Workers caught equivocating in this round.
-  SignerMask equivocators() const noexcept { return equivocators_; }
-  std::uint32_t clusters() const noexcept { return clusters_; }
-  const AnswerId& cluster_answer(std::uint32_t i) const noexcept { return answers_[i]; }
-  SignerMask cluster_signers(std::uint32_t i) const noexcept { return signers_[i]; }
+  [[nodiscard]] SignerMask equivocators() const noexcept { return equivocators_; }
+  [[nodiscard]] std::uint32_t clusters() const noexcept { return clusters_; }
+  [[nodiscard]] const AnswerId& cluster_answer(std::uint32_t i) const noexcept { return answers_[i]; }
+  [[nodiscard]] SignerMask cluster_signers(std::uint32_t i) const noexcept { return signers_[i]; }
   // Index of the largest cluster (ties: the smaller answer id, so the choice is order-free).
-  std::optional<std::uint32_t> largest_cluster() const noexcept;
+  [[nodiscard]] std::optional<std::uint32_t> largest_cluster() const noexcept;
 
  private:
   std::uint32_t workers_ = 0;
