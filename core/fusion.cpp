@@ -1,3 +1,15 @@
+// Fusion rules (core/fusion.hpp; spec/invariants.md F1-F6).
+//
+// Choices the header leaves to the implementation, fixed here so auditors and models agree:
+// - "Heaviest" for the rounding deficit means the largest floored entry (not the largest raw
+//   reputation or score); ties go to the lowest worker index (weights) or token index
+//   (distributions). Either way the holder depends only on the multiset of inputs (F5).
+// - Members are validated the same way by every function that takes them: 1..64 members,
+//   worker index < limits::workers_max, unique, reputation > 0 (also for attention, which does
+//   not use the reputation, because Member documents it as > 0).
+// - fuse_sctt returns the input unchanged when every distribution is identical: log2/exp2 round,
+//   so the general path would move unanimous inputs by a few Q31 units and break F4.
+// - Arithmetic right shift is floor division for negative values (guaranteed since C++20).
 #include "core/fusion.hpp"
 
 #include <algorithm>
@@ -336,6 +348,29 @@ Status weights_from_reputation(std::span<const Member> members, std::span<std::u
   return Ok{};
 }
 
+namespace {
+// Entries in [0, similarity_one] and symmetric: a member's agreement with another is theirs too,
+// which is what makes the scores (and so the weights) independent of the members' order (F5).
+std::optional<Error> check_similarity(std::span<const std::uint32_t> similarity, std::size_t m) {
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint32_t s = similarity[i * m + j];
+      if (s > similarity_one) {
+        return Error{Errc::invalid_argument, "attention_weights: similarity[" + std::to_string(i) + "][" +
+                                                 std::to_string(j) + "] = " + std::to_string(s) +
+                                                 " exceeds similarity_one = 2^16; scale similarities into [0, 1] Q16"};
+      }
+      if (s != similarity[j * m + i]) {
+        return Error{Errc::invalid_argument, "attention_weights: similarity is not symmetric at (" +
+                                                 std::to_string(i) + ", " + std::to_string(j) +
+                                                 "); pass a symmetric matrix"};
+      }
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Status attention_weights(std::span<const Member> members, std::span<const std::uint32_t> similarity,
                          std::uint32_t temperature_q16, std::span<std::uint32_t> weights_out) {
   if (auto error = check_members(members, "attention_weights")) return *error;
@@ -356,24 +391,9 @@ Status attention_weights(std::span<const Member> members, std::span<const std::u
                                              std::to_string(temperature_min_q16) +
                                              " (1/16); use temperature_default_q16 or higher"};
   }
-  for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t j = 0; j < m; ++j) {
-      const std::uint32_t s = similarity[i * m + j];
-      if (s > similarity_one) {
-        return Error{Errc::invalid_argument, "attention_weights: similarity[" + std::to_string(i) + "][" +
-                                                 std::to_string(j) + "] = " + std::to_string(s) +
-                                                 " exceeds similarity_one = 2^16; scale similarities into [0, 1] Q16"};
-      }
-      if (s != similarity[j * m + i]) {
-        return Error{Errc::invalid_argument, "attention_weights: similarity is not symmetric at (" +
-                                                 std::to_string(i) + ", " + std::to_string(j) +
-                                                 "); pass a symmetric matrix"};
-      }
-    }
-  }
+  if (auto error = check_similarity(similarity, m)) return *error;
   if (m == 1) {
-    weights_out[0] = weight_unit;
-    BF_ENSURE("F1", weights_out[0] == weight_unit);
+    weights_out[0] = weight_unit;  // no one to agree with: the single member carries everything
     return Ok{};
   }
 
@@ -574,10 +594,10 @@ Result<std::int64_t> fuse_trimmed_mean(std::span<const std::int64_t> values, std
   // Each |value| <= 2^63 and there are fewer than 2^63 of them: the 128-bit sum cannot overflow.
   __int128 sum = 0;
   for (const std::int64_t v : kept) sum += v;
-  const __int128 count = static_cast<__int128>(kept.size());
+  const auto count = static_cast<__int128>(kept.size());
   const __int128 mean_wide = floor_div(sum, count);
   // The floor of a mean of int64 values lies between them, so it fits in int64.
-  const std::int64_t mean = static_cast<std::int64_t>(mean_wide);
+  const auto mean = static_cast<std::int64_t>(mean_wide);
 
   // F2: within the kept values, hence within the honest range when trim >= f.
   BF_ENSURE("F2", mean >= kept.front() && mean <= kept.back());
