@@ -3,7 +3,8 @@
 // Every rule runs over the decided cluster only, in integer fixed point, so an auditor recomputes
 // the fused result bit for bit on any machine (F6). Weights are a simplex in units of
 // weight_unit = 2^24 (F1); distributions are Q31 (each sums to prob_unit = 2^31). Rounding
-// leaves a deficit of a few units; it always goes to one well-defined entry (the heaviest, ties to
+// leaves a deficit of a few units; it always goes to one well-defined entry (the largest entry after
+// flooring, ties to
 // the lowest worker index or token index), so results are exact, order-free (F5) and unanimous
 // inputs come back unchanged (F4). No function here allocates: callers pass output and scratch.
 #pragma once
@@ -51,7 +52,8 @@ struct Member {
 };
 
 // F1: weights_out[i] = floor(rep_i * weight_unit / sum rep), plus the rounding deficit on the
-// heaviest member (ties: lowest worker index). Sum is exactly weight_unit.
+// member with the largest floored weight (ties: lowest worker index), not the largest reputation:
+// two reputations can floor to the same weight. Sum is exactly weight_unit.
 Status weights_from_reputation(std::span<const Member> members, std::span<std::uint32_t> weights_out);
 
 struct VoteResult {
@@ -83,7 +85,8 @@ Result<std::int64_t> fuse_trimmed_mean(std::span<const std::int64_t> values, std
 
 // Attention: score_i = mean over j != i of similarity[i*m + j] (Q16, in [0, 1]); weights are
 // softmax(score / temperature) in fixed point: exp2_q31((score_i - score_max) * log2e / temperature),
-// normalised to weight_unit with the deficit on the heaviest (ties: lowest worker index).
+// normalised to weight_unit with the deficit on the largest floored weight (ties: lowest worker
+// index).
 // similarity is m*m row-major, symmetric, entries <= similarity_one; a single member gets all.
 Status attention_weights(std::span<const Member> members, std::span<const std::uint32_t> similarity,
                          std::uint32_t temperature_q16, std::span<std::uint32_t> weights_out);

@@ -42,5 +42,54 @@ TEST(Quorum, SeedRuleIsRefusedWhereUnsafeUnlessAskedFor) {
   EXPECT_TRUE(make_membership(4, 1, QuorumRule::seed_2f_plus_1).ok());  // safe at n = 3f+1
 }
 
+// The formula against a brute-force search for every n <= 1000 and every tolerable f: the safe q
+// is the smallest q with q >= 2f+1 (a quorum holds f+1 honest workers) and 2q - n >= f+1 (two
+// quorums share an honest worker, so no equivocated pair reaches q twice), and it is live
+// (q <= n - f).
+TEST(Quorum, SafeFormulaMatchesBruteForceUpTo1000) {
+  for (std::uint32_t n = 1; n <= 1000; ++n) {
+    EXPECT_EQ(faults_max(n), (n - 1) / 3) << "n=" << n;
+    for (std::uint32_t f = 0; 3 * f < n; ++f) {
+      std::uint32_t smallest = 0;
+      for (std::uint32_t q = 1; q <= n && smallest == 0; ++q) {
+        const bool honest_majority_inside = q >= 2 * f + 1;
+        const bool unique = 2 * q >= n + f + 1;
+        if (honest_majority_inside && unique) smallest = q;
+      }
+      ASSERT_NE(smallest, 0u) << "n=" << n << " f=" << f;
+      ASSERT_EQ(quorum_safe(n, f), smallest) << "n=" << n << " f=" << f;
+      ASSERT_LE(smallest + f, n) << "Q3 liveness, n=" << n << " f=" << f;
+      ASSERT_TRUE(quorum_is_safe(n, f, smallest));
+      ASSERT_FALSE(quorum_is_safe(n, f, smallest - 1)) << "n=" << n << " f=" << f;
+      // The seed's 2f+1 is safe exactly at n = 3f+1.
+      ASSERT_EQ(quorum_is_safe(n, f, quorum_seed(n, f)), n == 3 * f + 1) << "n=" << n << " f=" << f;
+    }
+  }
+}
+
+TEST(Quorum, MembershipForEveryGroupUpTo64) {
+  for (std::uint32_t n = 1; n <= 64; ++n) {
+    for (std::uint32_t f = 0; f <= 22; ++f) {
+      const auto m = make_membership(n, f);
+      ASSERT_EQ(m.ok(), 3 * f < n) << "n=" << n << " f=" << f;
+      if (m.ok()) {
+        EXPECT_EQ(m->n, n);
+        EXPECT_EQ(m->f, f);
+        EXPECT_EQ(m->q, quorum_safe(n, f));
+        EXPECT_EQ(m->rule, QuorumRule::safe);
+      } else {
+        EXPECT_EQ(m.error().code, Errc::invalid_membership);
+      }
+      const auto seed = make_membership(n, f, QuorumRule::seed_2f_plus_1);
+      EXPECT_EQ(seed.ok(), 3 * f < n && n == 3 * f + 1) << "n=" << n << " f=" << f;
+    }
+  }
+}
+
+TEST(Quorum, RuleNames) {
+  EXPECT_STREQ(quorum_rule_name(QuorumRule::safe), "safe");
+  EXPECT_STREQ(quorum_rule_name(QuorumRule::seed_2f_plus_1), "seed-2f+1");
+}
+
 }  // namespace
 }  // namespace bf::core
