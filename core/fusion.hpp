@@ -3,10 +3,9 @@
 // Every rule runs over the decided cluster only, in integer fixed point, so an auditor recomputes
 // the fused result bit for bit on any machine (F6). Weights are a simplex in units of
 // weight_unit = 2^24 (F1); distributions are Q31 (each sums to prob_unit = 2^31). Rounding
-// leaves a deficit of a few units; it always goes to one well-defined entry (the largest entry after
-// flooring, ties to
-// the lowest worker index or token index), so results are exact, order-free (F5) and unanimous
-// inputs come back unchanged (F4). No function here allocates: callers pass output and scratch.
+// leaves a deficit of a few units; it always goes to one well-defined entry (the largest entry
+// after flooring, ties to the lowest worker index or token index), so results are exact,
+// order-free (F5) and unanimous inputs come back unchanged (F4). No function here allocates: callers pass output and scratch.
 #pragma once
 
 #include <cstdint>
