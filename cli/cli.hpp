@@ -28,6 +28,7 @@ inline constexpr int exit_usage = 2;   // the command line or an input file was 
 void add_quorum_commands(CLI::App& app);
 void add_prove_command(CLI::App& app);
 void add_fuse_commands(CLI::App& app);
+void add_cert_commands(CLI::App& app);  // key, membership, cert, log
 
 // The chosen command's work. A command's parse callback only stores it; main runs it after the
 // whole command line (including --no-color and --screen-reader) has been read.

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add_quorum_commands(app);
   add_prove_command(app);
   add_fuse_commands(app);
+  add_cert_commands(app);
 
   if (auto problem = check_command_line(app, argc, argv)) {
     std::cerr << "butterfly: " << *problem << "\n";

@@ -1,0 +1,119 @@
+#include "runtime/examples.hpp"
+
+#include <sstream>
+
+namespace bf::runtime {
+namespace cc = core::cert;
+namespace fusion = core::fusion;
+
+namespace {
+
+Bytes micro(std::int64_t v) { return cc::i64_bytes(v); }
+Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+Seed fill(std::uint8_t v) {
+  Seed s{};
+  s.fill(v);
+  return s;
+}
+
+std::string wrapped_hex(const Bytes& b) {
+  const std::string h = hex(b);
+  std::string out;
+  for (std::size_t i = 0; i < h.size(); i += 64) out += h.substr(i, 64) + "\n";
+  return out;
+}
+
+}  // namespace
+
+Result<Examples> make_examples(const std::vector<cc::InvariantRef>& invariants) {
+  Examples ex;
+  const std::vector<std::string> ids = {"alpha", "bravo", "charlie", "delta"};
+  std::vector<Keypair> keys;
+  std::vector<cc::MemberKey> members;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ex.worker_seeds.push_back(fill(static_cast<std::uint8_t>(i + 1)));
+    keys.push_back(keypair_from_seed(ex.worker_seeds.back()));
+    members.push_back({ids[i], keys.back().public_key});
+  }
+  ex.head_seed = fill(0x7f);
+  const Keypair head = keypair_from_seed(ex.head_seed);
+  auto membership = make_membership_record("example", 1, 1, head.public_key, members);
+  if (!membership) return membership.error();
+  ex.membership = std::move(membership.value());
+
+  ProduceRequest base;
+  base.membership = &ex.membership;
+  base.worker_keys = keys;
+  base.head_key = head;
+  base.invariants = invariants;
+  Digest previous{};
+  std::vector<cc::SnapshotEntry> reputation;
+  std::uint64_t sequence = 1;
+  auto run = [&](ProduceRequest req, const std::string& title) -> Result<Produced> {
+    req.sequence = sequence;
+    req.previous_hash = previous;
+    req.reputation = reputation;
+    auto p = produce_certificate(req);
+    if (!p) return p;
+    char name[32];
+    std::snprintf(name, sizeof name, "%06llu", static_cast<unsigned long long>(sequence));
+    ex.log.push_back({std::string(name) + ".cert", title, p->bytes});
+    for (const auto& e : p->equivocation_bytes) {
+      ex.log.push_back({std::string(name) + ".equivocation", std::string("equivocation by delta in certificate ") + name, e});
+    }
+    previous = p->hash;
+    reputation = p->reputation_after;
+    ++sequence;
+    return p;
+  };
+
+  // 1. Decided: numeric answers agree at 0 decimals (42, 42, 42.1); delta answers 9000 and is
+  // outvoted; median over the decided cluster.
+  ProduceRequest decided = base;
+  decided.agreement = cc::AgreementRule::numeric;
+  decided.rule = fusion::RuleId::median;
+  decided.rounds = {{4, {{0, micro(42'000'000)}, {1, micro(42'000'000)}, {2, micro(42'100'000)}, {3, micro(9'000'000'000)}}}};
+  if (auto p = run(decided, "Decided: median of 42, 42, 42.1 (delta's 9000 outvoted)"); !p) return p.error();
+
+  // 2. NoConsensus: two rounds (R = 2), the answers stay split 2-2.
+  ProduceRequest split = base;
+  split.agreement = cc::AgreementRule::numeric;
+  split.rounds_max = 2;
+  split.rounds = {{4, {{0, micro(1'000'000)}, {1, micro(2'000'000)}, {2, micro(3'000'000)}, {3, micro(4'000'000)}}},
+                  {4, {{0, micro(1'000'000)}, {1, micro(1'000'000)}, {2, micro(2'000'000)}, {3, micro(2'000'000)}}}};
+  if (auto p = run(split, "NoConsensus: two rounds, answers split 2-2"); !p) return p.error();
+
+  // 3. Decided with equivocation: delta signs "Paris" and "Lyon" in one round; the three honest
+  // workers decide "Paris" by weighted vote; the pair is kept as evidence.
+  ProduceRequest equivocation = base;
+  equivocation.query = text("What is the capital of France?");
+  equivocation.agreement = cc::AgreementRule::exact;
+  equivocation.rule = fusion::RuleId::weighted_vote;
+  equivocation.rounds = {{4, {{0, text("Paris")}, {3, text("Paris")}, {1, text("Paris")}, {3, text("Lyon")}, {2, text("Paris")}}}};
+  if (auto p = run(equivocation, "Decided with equivocation evidence from delta"); !p) return p.error();
+
+  // 4. NoQuorum: only two workers reachable (delta is isolated, charlie cut off): fail closed.
+  ProduceRequest cut = base;
+  cut.agreement = cc::AgreementRule::numeric;
+  cut.rounds = {{2, {{0, micro(5'000'000)}, {1, micro(5'000'000)}}}};
+  if (auto p = run(cut, "NoQuorum: two of four reachable"); !p) return p.error();
+  return ex;
+}
+
+std::string spec_vectors(const Examples& ex) {
+  std::ostringstream out;
+  out << "### Membership (canonical encoding; digest " << hex(ex.membership.digest) << ")\n\n```hex\n"
+      << wrapped_hex(ex.membership.canonical) << "```\n";
+  const char* wanted[] = {"000001.cert", "000002.cert", "000003.equivocation"};
+  for (const char* name : wanted) {
+    for (const auto& f : ex.log) {
+      if (f.name != name) continue;
+      out << "\n### " << f.title << " (" << f.name << ", " << f.bytes.size() << " bytes)\n\n```hex\n"
+          << wrapped_hex(f.bytes) << "```\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace bf::runtime

@@ -1,0 +1,135 @@
+#include "runtime/membership_file.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace bf::runtime {
+namespace {
+
+Error bad(const std::string& problem) {
+  return Error{Errc::invalid_membership, "membership: " + problem};
+}
+
+Result<Membership> finish(core::cert::MembershipRecord record) {
+  auto canonical = core::cert::encode_membership(record);
+  if (!canonical) return bad(canonical.error().message);
+  Membership m{std::move(record), std::move(canonical.value()), {}};
+  m.digest = blake2b(m.canonical);
+  return m;
+}
+
+}  // namespace
+
+Result<Membership> make_membership_record(const std::string& cluster_id, std::uint64_t epoch,
+                                          std::uint32_t f, const PublicKey& head_key,
+                                          std::vector<core::cert::MemberKey> workers) {
+  std::sort(workers.begin(), workers.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  const auto n = static_cast<std::uint32_t>(workers.size());
+  if (n == 0 || n > core::limits::workers_max) {
+    return bad("a membership needs 1 to 64 workers, got " + std::to_string(n));
+  }
+  if (3 * f >= n) {
+    return bad("f = " + std::to_string(f) + " needs n > 3f = " + std::to_string(3 * f) + " workers, got " +
+               std::to_string(n) + "; lower --f or add workers");
+  }
+  core::cert::MembershipRecord r;
+  r.cluster_id = cluster_id;
+  r.epoch = epoch;
+  r.n = n;
+  r.f = f;
+  r.q = core::quorum_safe(n, f);
+  r.rule = core::QuorumRule::safe;
+  r.head_key = head_key;
+  r.workers = std::move(workers);
+  return finish(std::move(r));
+}
+
+nlohmann::json membership_json(const Membership& m) {
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& w : m.record.workers) workers.push_back({{"id", w.id}, {"public_key", hex(w.key)}});
+  // ordered_json would keep field order; the reader accepts any order, so plain json is fine.
+  return {{"format", "butterfly-membership"},
+          {"version", core::cert::format_version},
+          {"cluster_id", m.record.cluster_id},
+          {"epoch", m.record.epoch},
+          {"n", m.record.n},
+          {"f", m.record.f},
+          {"quorum_rule", core::quorum_rule_name(m.record.rule)},
+          {"q", m.record.q},
+          {"head_public_key", hex(m.record.head_key)},
+          {"workers", workers},
+          {"digest", hex(m.digest)}};
+}
+
+Result<Membership> membership_from_json(const nlohmann::json& j) {
+  static const std::set<std::string> fields = {"format", "version", "cluster_id", "epoch",
+                                               "n", "f", "quorum_rule", "q",
+                                               "head_public_key", "workers", "digest"};
+  if (!j.is_object()) return bad("the file is not a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (!fields.contains(key)) return bad("unknown field '" + key + "'");
+  }
+  for (const auto& key : fields) {
+    if (!j.contains(key)) return bad("missing field '" + key + "'");
+  }
+  if (j["format"] != "butterfly-membership") return bad("'format' must be \"butterfly-membership\"");
+  if (!j["version"].is_number_unsigned() || j["version"].get<std::uint64_t>() != core::cert::format_version) {
+    return bad("unknown 'version'; this build reads version 1");
+  }
+  auto number = [&](const char* key, std::uint64_t max, std::uint64_t& out) -> bool {
+    const bool whole = j[key].is_number_unsigned() ||
+                       (j[key].is_number_integer() && j[key].get<std::int64_t>() >= 0);
+    if (!whole || j[key].get<std::uint64_t>() > max) return false;
+    out = j[key].get<std::uint64_t>();
+    return true;
+  };
+  std::uint64_t epoch = 0, n = 0, f = 0, q = 0;
+  if (!number("epoch", UINT64_MAX, epoch)) return bad("'epoch' must be a non-negative integer");
+  if (!number("n", 255, n) || !number("f", 255, f) || !number("q", 255, q)) {
+    return bad("'n', 'f' and 'q' must be small non-negative integers");
+  }
+  if (!j["cluster_id"].is_string() || !j["head_public_key"].is_string() || !j["digest"].is_string() ||
+      !j["quorum_rule"].is_string() || !j["workers"].is_array()) {
+    return bad("'cluster_id', 'head_public_key', 'digest', 'quorum_rule' must be strings and 'workers' an array");
+  }
+  if (j["quorum_rule"] != "safe") return bad("'quorum_rule' must be \"safe\"; the seed's 2f+1 is unsafe for n = 3, 5, 6");
+  core::cert::MembershipRecord r;
+  r.cluster_id = j["cluster_id"].get<std::string>();
+  r.epoch = epoch;
+  r.n = static_cast<std::uint32_t>(n);
+  r.f = static_cast<std::uint32_t>(f);
+  r.q = static_cast<std::uint32_t>(q);
+  auto head = hex32(j["head_public_key"].get<std::string>(), "'head_public_key'");
+  if (!head) return bad(head.error().message);
+  r.head_key = *head;
+  if (j["workers"].size() > core::limits::workers_max) return bad("more than 64 workers");
+  for (const auto& w : j["workers"]) {
+    if (!w.is_object() || w.size() != 2 || !w.contains("id") || !w.contains("public_key") ||
+        !w["id"].is_string() || !w["public_key"].is_string()) {
+      return bad("each worker must be {\"id\": string, \"public_key\": 64 hex digits}");
+    }
+    auto key = hex32(w["public_key"].get<std::string>(), "worker '" + w["id"].get<std::string>() + "' public_key");
+    if (!key) return bad(key.error().message);
+    r.workers.push_back({w["id"].get<std::string>(), *key});
+  }
+  auto m = finish(std::move(r));
+  if (!m) return m;
+  if (hex(m->digest) != j["digest"].get<std::string>()) {
+    return bad("'digest' " + j["digest"].get<std::string>() + " differs from the recomputed digest " +
+               hex(m->digest) + "; the file was edited or damaged");
+  }
+  return m;
+}
+
+Result<Membership> read_membership_file(const std::filesystem::path& path) {
+  auto raw = read_file(path, membership_file_bytes_max, "membership file");
+  if (!raw) return raw.error();
+  const auto j = nlohmann::json::parse(raw->begin(), raw->end(), nullptr, false);
+  if (j.is_discarded()) return bad(path.string() + " is not valid JSON");
+  auto m = membership_from_json(j);
+  if (!m) return Error{m.error().code, path.string() + ": " + m.error().message};
+  return m;
+}
+
+}  // namespace bf::runtime

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Certificates end to end (issue 4): keys, membership, the example log from bf_cert_tool,
+# `butterfly cert verify` / `cert show` / `log verify`, and tampering caught with the check named.
+set -uo pipefail
+bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
+tool=${BF_CERT_TOOL:-$(dirname "$bf")/bf_cert_tool}
+[[ -x "$tool" ]] || { echo "bf_cert_tool not found at $tool (build the bf_cert_tool target)"; exit 1; }
+failures=0
+passes=0
+pass() { passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_rc() { # name want got
+  if [[ "$2" == "$3" ]]; then pass; else fail "$1: exit $3, want $2"; fi
+}
+expect_contains() { # name haystack needle
+  if [[ "$2" == *"$3"* ]]; then pass; else fail "$1: output lacks '$3'"; echo "$2" | head -20; fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ex=$tmp/example
+flip() { # file offset: xor one byte with 0x01
+  python3 - "$1" "$2" <<'PY'
+import sys
+p, at = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[at] ^= 1; open(p, "wb").write(bytes(b))
+PY
+}
+
+# The example cluster: four keyed workers (delta Byzantine), a head, four certificates and evidence.
+out=$("$tool" --out "$ex"); expect_rc "bf_cert_tool" 0 $?
+"$tool" --out "$tmp/again" >/dev/null
+cmp -s "$ex/log/000001.cert" "$tmp/again/log/000001.cert" && pass || fail "bf_cert_tool is not byte-stable"
+m=$ex/membership.json
+
+for f in 000001.cert 000002.cert 000003.cert 000004.cert 000003.equivocation; do
+  out=$("$bf" cert verify "$ex/log/$f" --membership "$m"); rc=$?
+  expect_rc "cert verify $f" 0 $rc
+  expect_contains "cert verify $f" "$out" "Verdict: PASS"
+done
+out=$("$bf" cert verify "$ex/log/000001.cert" --membership "$m")
+for check in encoding membership quorum answer-ids worker-signatures signers decision fusion head-signature; do
+  expect_contains "check $check listed" "$out" "PASS $check"
+done
+out=$("$bf" cert verify "$ex/log/000003.equivocation" --membership "$m")
+expect_contains "equivocation proven" "$out" "equivocation proven"
+
+json=$("$bf" cert verify "$ex/log/000002.cert" --membership "$m" --json)
+v=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["verdict"])' "$json")
+[[ "$v" == PASS ]] && pass || fail "cert verify --json verdict $v"
+json=$("$bf" cert show "$ex/log/000001.cert")
+v=$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["outcome"], j["fusion"]["value_micro"])' "$json")
+[[ "$v" == "decided 42000000" ]] && pass || fail "cert show: '$v'"
+
+out=$("$bf" log verify "$ex/log" --membership "$m"); expect_rc "log verify" 0 $?
+expect_contains "log verify" "$out" "hash chain is unbroken"
+
+# Any single-byte change fails, naming the check.
+declare -A offsets=([50]="head-signature" [150]="answer-ids" [46]="encoding" [250]="worker-signatures")
+for at in "${!offsets[@]}"; do
+  cp "$ex/log/000001.cert" "$tmp/bad.cert"; chmod u+w "$tmp/bad.cert"; flip "$tmp/bad.cert" "$at"
+  out=$("$bf" cert verify "$tmp/bad.cert" --membership "$m"); rc=$?
+  expect_rc "flipped byte $at" 1 $rc
+  expect_contains "flipped byte $at" "$out" "FAIL ${offsets[$at]}"
+  expect_contains "flipped byte $at verdict" "$out" "Verdict: FAIL"
+done
+
+# Removed, reordered and altered certificates in a log.
+cp -r "$ex/log" "$tmp/removed"; rm "$tmp/removed/000002.cert"
+out=$("$bf" log verify "$tmp/removed" --membership "$m"); expect_rc "log with a removed cert" 1 $?
+expect_contains "removed" "$out" "a certificate was removed"
+cp -r "$ex/log" "$tmp/reordered"
+mv "$tmp/reordered/000002.cert" "$tmp/x"; mv "$tmp/reordered/000003.cert" "$tmp/reordered/000002.cert"
+mv "$tmp/x" "$tmp/reordered/000003.cert"
+out=$("$bf" log verify "$tmp/reordered" --membership "$m"); expect_rc "log reordered" 1 $?
+expect_contains "reordered" "$out" "first broken link: 000002.cert"
+cp -r "$ex/log" "$tmp/altered"; chmod u+w "$tmp/altered/000003.cert"; flip "$tmp/altered/000003.cert" 300
+out=$("$bf" log verify "$tmp/altered" --membership "$m"); expect_rc "log altered" 1 $?
+expect_contains "altered" "$out" "FAIL 000003.cert"
+
+# Keys: 0600, never overwritten, public key only.
+out=$("$bf" key generate --out "$tmp/k.key"); expect_rc "key generate" 0 $?
+[[ $(stat -c %a "$tmp/k.key") == 600 ]] && pass || fail "key file mode $(stat -c %a "$tmp/k.key")"
+pk=$(echo "$out" | sed -n 's/^Public key: //p')
+seed=$(sed -n 's/^seed //p' "$tmp/k.key")
+[[ "$out" != *"$seed"* ]] && pass || fail "key generate printed the secret seed"
+out=$("$bf" key generate --out "$tmp/k.key" 2>&1); expect_rc "key generate over an existing file" 2 $?
+expect_contains "no overwrite" "$out" "already exists; butterfly never overwrites it"
+out=$("$bf" key show "$tmp/k.key"); expect_contains "key show" "$out" "$pk"
+[[ "$out" != *"$seed"* ]] && pass || fail "key show printed the secret seed"
+chmod 644 "$tmp/k.key"
+out=$("$bf" key show "$tmp/k.key" 2>&1); expect_contains "key mode warning" "$out" "chmod 600"
+
+# Membership create from the example keys reproduces the tool's digest.
+out=$("$bf" membership create --cluster example --f 1 --head-key "$ex/head.key" \
+  --worker delta="$ex/delta.key" --worker alpha="$ex/alpha.key" --worker bravo="$ex/bravo.key" \
+  --worker charlie="$ex/charlie.key" --out "$tmp/m.json"); expect_rc "membership create" 0 $?
+d1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["digest"])' "$m")
+d2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["digest"])' "$tmp/m.json")
+[[ "$d1" == "$d2" ]] && pass || fail "membership digest $d2, want $d1"
+out=$("$bf" membership show "$tmp/m.json"); expect_contains "membership show" "$out" "quorum q = 3"
+out=$("$bf" membership create --f 1 --head-key "$ex/head.key" --worker alpha="$ex/alpha.key" --out "$tmp/m2.json" 2>&1)
+expect_rc "membership with 3f >= n" 2 $?
+expect_contains "membership 3f>=n" "$out" "needs n > 3f"
+
+# Bad inputs: exit 2 with a reason, never a crash.
+out=$("$bf" cert verify "$tmp/missing.cert" --membership "$m" 2>&1); expect_rc "missing file" 2 $?
+truncate -s 5M "$tmp/huge.cert"
+out=$("$bf" cert verify "$tmp/huge.cert" --membership "$m" 2>&1); expect_rc "huge file" 2 $?
+expect_contains "huge file" "$out" "exceed the limit"
+out=$("$bf" cert verify "$ex/log/000001.cert" --membership "$ex/log/000001.cert" 2>&1); expect_rc "binary as membership" 2 $?
+for cmd in "key generate" "key show" "membership create" "membership show" "cert verify" "cert show" "log verify"; do
+  # shellcheck disable=SC2086
+  out=$("$bf" $cmd --help 2>&1); expect_contains "'$cmd --help'" "$out" "Example"
+done
+
+echo "$passes passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,473 @@
+// Certificates (spec/certificate.md, spec/membership.md): the canonical codec and every decoder
+// rejection, key files, membership digests, the auditor's PASS on the example certificates and its
+// FAIL naming the check for each kind of forgery, log chain breaks, and the spec's test vectors.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/certificate.hpp"
+#include "core/fusion.hpp"
+#include "runtime/auditor.hpp"
+#include "runtime/examples.hpp"
+
+namespace bf::runtime {
+namespace {
+
+namespace cc = core::cert;
+namespace fs = std::filesystem;
+
+const Examples& examples() {
+  static const Examples ex = [] {
+    auto e = make_examples();
+    EXPECT_TRUE(e.ok()) << e.error().message;
+    return e.value();
+  }();
+  return ex;
+}
+
+const Bytes& file_bytes(const std::string& name) {
+  for (const auto& f : examples().log) {
+    if (f.name == name) return f.bytes;
+  }
+  ADD_FAILURE() << "no example " << name;
+  static const Bytes none;
+  return none;
+}
+
+std::string error_of(std::span<const std::uint8_t> b) {
+  auto c = cc::decode_certificate(b);
+  return c ? std::string("accepted") : c.error().message;
+}
+
+// A malicious head: changes a decoded certificate and signs it again with the real head key, so
+// only the semantic checks can catch it.
+Bytes resign(const Bytes& bytes, const std::function<void(cc::Certificate&)>& change) {
+  auto c = cc::decode_certificate(bytes);
+  EXPECT_TRUE(c.ok());
+  cc::Certificate cert = c.value();
+  change(cert);
+  cert.head_signature = {};
+  auto raw = cc::encode_certificate(cert);
+  EXPECT_TRUE(raw.ok()) << raw.error().message;
+  cert.head_signature = sign(keypair_from_seed(examples().head_seed), cc::certificate_signing_message(*raw));
+  auto out = cc::encode_certificate(cert);
+  EXPECT_TRUE(out.ok());
+  return out.value();
+}
+
+CheckState state_of(const Report& r, const std::string& check) {
+  for (const auto& c : r.checks) {
+    if (c.name == check) return c.state;
+  }
+  ADD_FAILURE() << "no check named " << check;
+  return CheckState::skip;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "bf-cert-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// ---- codec ----
+
+TEST(Certificate, EveryExampleRoundTripsByteForByte) {
+  ASSERT_EQ(examples().log.size(), 5u);
+  for (const auto& f : examples().log) {
+    if (f.name.ends_with(".cert")) {
+      auto c = cc::decode_certificate(f.bytes);
+      ASSERT_TRUE(c.ok()) << f.name << ": " << c.error().message;
+      auto again = cc::encode_certificate(*c);
+      ASSERT_TRUE(again.ok());
+      EXPECT_EQ(*again, f.bytes) << f.name;
+    } else {
+      auto e = cc::decode_equivocation(f.bytes);
+      ASSERT_TRUE(e.ok()) << f.name << ": " << e.error().message;
+      EXPECT_EQ(*cc::encode_equivocation(*e), f.bytes);
+    }
+  }
+  auto m = cc::decode_membership(examples().membership.canonical);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(*m, examples().membership.record);
+}
+
+TEST(Certificate, DecodedFieldsAreTheProducersChoices) {
+  auto c = cc::decode_certificate(file_bytes("000001.cert"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->n, 4u);
+  EXPECT_EQ(c->f, 1u);
+  EXPECT_EQ(c->q, 3u);
+  EXPECT_EQ(c->outcome, core::Outcome::decided);
+  EXPECT_EQ(c->decided_signers, 0b0111u);  // alpha, bravo, charlie; delta's 9000 is outvoted
+  EXPECT_EQ(*cc::i64_from(c->fused_output, "fused"), 42'000'000);
+  EXPECT_EQ(c->sequence, 1u);
+  EXPECT_EQ(c->previous_hash, Digest{});
+  auto second = cc::decode_certificate(file_bytes("000002.cert"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->outcome, core::Outcome::no_consensus);
+  EXPECT_EQ(second->rounds.size(), 2u);
+  EXPECT_EQ(second->previous_hash, blake2b(file_bytes("000001.cert")));
+  EXPECT_EQ(second->reputation[3].value, 775'000u);  // delta disagreed once
+}
+
+TEST(Certificate, SizeForFourWorkersIsUnderTwoKiB) {
+  EXPECT_LT(file_bytes("000001.cert").size(), 2048u);
+  EXPECT_LT(file_bytes("000003.cert").size(), 2048u);
+}
+
+TEST(Certificate, DecoderRejectsEveryNonCanonicalForm) {
+  const Bytes good = file_bytes("000001.cert");
+  auto patched = [&](std::size_t at, std::uint8_t v) {
+    Bytes b = good;
+    b[at] = v;
+    return error_of(b);
+  };
+  EXPECT_EQ(error_of(Bytes{}), "certificate byte 0 (magic): truncated: needs 4 bytes, 0 left");
+  EXPECT_NE(patched(0, 'X').find("(magic): expected 'BFCT'"), std::string::npos);
+  EXPECT_NE(patched(4, 2).find("byte 4 (version): unknown version 2; this build reads version 1"), std::string::npos);
+  EXPECT_NE(patched(46, 0).find("byte 46 (n): n = 0 must be in 1..64"), std::string::npos);
+  EXPECT_NE(patched(46, 65).find("(n): n = 65"), std::string::npos);
+  EXPECT_NE(patched(47, 4).find("byte 47 (f)"), std::string::npos);
+  EXPECT_NE(patched(48, 5).find("byte 48 (q)"), std::string::npos);
+  EXPECT_NE(patched(49, 2).find("(quorum rule): unknown quorum rule 2"), std::string::npos);
+  EXPECT_NE(patched(82, 0).find("byte 82 (sequence): sequences start at 1"), std::string::npos);
+  EXPECT_NE(patched(122, 2).find("byte 122 (outcome): unknown outcome 2"), std::string::npos);
+  EXPECT_NE(patched(123, 9).find("byte 123 (agreement rule)"), std::string::npos);
+  EXPECT_NE(patched(124, 7).find("byte 124 (agreement parameter)"), std::string::npos);
+  EXPECT_NE(patched(125, 9).find("byte 125 (rounds allowed)"), std::string::npos);
+  EXPECT_NE(patched(128, 0).find("byte 126 (reputation)"), std::string::npos);  // 1000000 -> 16960
+  EXPECT_NE(patched(130, 2).find("byte 130 (isolated)"), std::string::npos);
+  EXPECT_NE(patched(146, 9).find("byte 146 (rounds present): 9 rounds, must be in 1..R = 3"), std::string::npos);
+  EXPECT_NE(patched(147, 5).find("byte 147 (reachable)"), std::string::npos);
+  EXPECT_NE(patched(148, 9).find("byte 148 (answer count): 9 answers exceed 2n = 8"), std::string::npos);
+  EXPECT_NE(patched(149, 4).find("byte 149 (worker index): worker 4 is not a member"), std::string::npos);
+  EXPECT_NE(patched(185, 0xff).find("byte 182 (answer payload): length"), std::string::npos);
+
+  Bytes trailing = good;
+  trailing.push_back(0);
+  EXPECT_NE(error_of(trailing).find("1 trailing bytes"), std::string::npos);
+  Bytes truncated(good.begin(), good.end() - 1);
+  EXPECT_NE(error_of(truncated).find("(head signature): truncated"), std::string::npos);
+  Bytes huge(cc::record_bytes_max + 1, 0);
+  EXPECT_NE(error_of(huge).find("exceed the limit"), std::string::npos);
+}
+
+TEST(Certificate, EncoderRefusesWhatTheDecoderWouldRefuse) {
+  auto c = cc::decode_certificate(file_bytes("000001.cert")).value();
+  cc::Certificate unsorted = c;
+  std::swap(unsorted.rounds[0].answers[0], unsorted.rounds[0].answers[1]);
+  auto e = cc::encode_certificate(unsorted);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("sorted by (worker, answer id)"), std::string::npos);
+
+  cc::Certificate wide = c;
+  wide.n = 300;  // would truncate to 44 in a u8
+  wide.reputation.resize(300, wide.reputation[0]);
+  e = cc::encode_certificate(wide);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("(n): value 300 does not fit in 1 bytes"), std::string::npos);
+
+  cc::Certificate unknown_rule = c;
+  unknown_rule.fusion_rule = static_cast<std::uint8_t>(core::fusion::RuleId::sctt);
+  e = cc::encode_certificate(unknown_rule);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("unknown fusion rule 6"), std::string::npos);
+
+  cc::Certificate not_decided = c;
+  not_decided.outcome = core::Outcome::no_consensus;
+  e = cc::encode_certificate(not_decided);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("(decided signers): must be 0"), std::string::npos);
+
+  cc::Certificate invariants = c;
+  invariants.invariants = {{"Q2", {}}, {"Q1", {}}};
+  e = cc::encode_certificate(invariants);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("invariants must be sorted"), std::string::npos);
+  invariants.invariants = {{"q1", {}}};
+  EXPECT_FALSE(cc::encode_certificate(invariants).ok());
+
+  cc::Certificate big = c;
+  big.rounds[0].answers[0].payload.assign(cc::payload_bytes_max + 1, 0);
+  e = cc::encode_certificate(big);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("(answer payload): length 16385 exceeds the limit of 16384"), std::string::npos);
+}
+
+TEST(Certificate, MembershipDecoderRejectsNonCanonicalForms) {
+  cc::MembershipRecord m = examples().membership.record;
+  cc::MembershipRecord unsorted = m;
+  std::swap(unsorted.workers[0], unsorted.workers[1]);
+  auto e = cc::encode_membership(unsorted);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("out of order or a duplicate"), std::string::npos);
+  cc::MembershipRecord dup_key = m;
+  dup_key.workers[1].key = dup_key.workers[0].key;
+  e = cc::encode_membership(dup_key);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("share a public key"), std::string::npos);
+  cc::MembershipRecord bad_q = m;
+  bad_q.q = 2;
+  e = cc::encode_membership(bad_q);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("q = 2 but quorum_safe(n, f) = 3"), std::string::npos);
+  cc::MembershipRecord bad_id = m;
+  bad_id.workers[0].id = "al pha";
+  EXPECT_FALSE(cc::encode_membership(bad_id).ok());
+  cc::MembershipRecord seed_rule = m;
+  seed_rule.rule = core::QuorumRule::seed_2f_plus_1;
+  e = cc::encode_membership(seed_rule);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("unsafe"), std::string::npos);
+}
+
+TEST(Certificate, EquivocationDecoderRejectsOneAnswerTwice) {
+  auto e = cc::decode_equivocation(file_bytes("000003.equivocation")).value();
+  cc::EquivocationRecord same = e;
+  same.second = same.first;
+  auto bytes = cc::encode_equivocation(same);
+  ASSERT_FALSE(bytes.ok());
+  EXPECT_NE(bytes.error().message.find("greater than the first"), std::string::npos);
+}
+
+TEST(Certificate, NumericCanonicalRoundsHalfAwayFromZero) {
+  EXPECT_EQ(cc::numeric_canonical(42'100'000, 0), 42'000'000);
+  EXPECT_EQ(cc::numeric_canonical(42'500'000, 0), 43'000'000);
+  EXPECT_EQ(cc::numeric_canonical(-42'500'000, 0), -43'000'000);
+  EXPECT_EQ(cc::numeric_canonical(-42'499'999, 0), -42'000'000);
+  EXPECT_EQ(cc::numeric_canonical(1'234'567, 6), 1'234'567);
+  EXPECT_EQ(cc::numeric_canonical(1'234'567, 2), 1'230'000);
+  EXPECT_EQ(cc::numeric_canonical(cc::numeric_abs_max, 0), cc::numeric_abs_max);
+  EXPECT_EQ(cc::numeric_canonical(-cc::numeric_abs_max, 0), -cc::numeric_abs_max);
+}
+
+// ---- keys and membership ----
+
+TEST(Certificate, KeyFileIs0600AndNeverOverwritten) {
+  TempDir dir;
+  const fs::path key = dir.path / "alpha.key";
+  auto k = generate_key_file(key);
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = generate_key_file(key);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find(key.string() + ": already exists; butterfly never overwrites it"),
+            std::string::npos);
+  auto read = read_key_file(key);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->key.public_key, k->public_key);
+  EXPECT_TRUE(read->warning.empty());
+  ::chmod(key.c_str(), 0644);
+  read = read_key_file(key);
+  ASSERT_TRUE(read.ok());
+  EXPECT_NE(read->warning.find("mode 0644); run: chmod 600"), std::string::npos);
+}
+
+TEST(Certificate, KeyFileReaderRejectsDamageAndHugeFiles) {
+  TempDir dir;
+  const Seed seed{};
+  std::string text = key_file_text(seed);
+  text[text.size() - 2] = text[text.size() - 2] == '0' ? '1' : '0';  // public key no longer matches
+  {
+    std::ofstream(dir.path / "bad.key") << text;
+    std::ofstream(dir.path / "junk.key") << "hello";
+    std::ofstream(dir.path / "huge.key") << std::string(5000, 'a');
+  }
+  auto bad = read_key_file(dir.path / "bad.key");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("does not match its seed"), std::string::npos);
+  auto junk = read_key_file(dir.path / "junk.key");
+  ASSERT_FALSE(junk.ok());
+  EXPECT_NE(junk.error().message.find("butterfly key generate --out FILE"), std::string::npos);
+  auto huge = read_key_file(dir.path / "huge.key");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.error().message.find("5000 bytes exceed the limit of 4096"), std::string::npos);
+  // The secret seed never appears in an error.
+  EXPECT_EQ(bad.error().message.find(hex(seed)), std::string::npos);
+}
+
+TEST(Certificate, MembershipDigestIsStable) {
+  // Changing this digest changes every certificate: it is part of the spec's test vectors.
+  EXPECT_EQ(hex(examples().membership.digest),
+            "bca69a5263c750b606cd1cad028639062957d3e869c37e37830de50da67711bc");
+  auto j = membership_json(examples().membership);
+  auto back = membership_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->digest, examples().membership.digest);
+
+  auto edited = j;
+  edited["epoch"] = 2;
+  auto e = membership_from_json(edited);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("differs from the recomputed digest"), std::string::npos);
+  auto extra = j;
+  extra["comment"] = "x";
+  EXPECT_NE(membership_from_json(extra).error().message.find("unknown field 'comment'"), std::string::npos);
+  auto unsorted = j;
+  std::swap(unsorted["workers"][0], unsorted["workers"][1]);
+  EXPECT_NE(membership_from_json(unsorted).error().message.find("out of order"), std::string::npos);
+}
+
+// ---- auditor ----
+
+TEST(Certificate, AuditorPassesEveryExample) {
+  for (const auto& f : examples().log) {
+    const Report r = f.name.ends_with(".cert") ? verify_certificate(f.bytes, examples().membership)
+                                               : verify_equivocation(f.bytes, examples().membership);
+    EXPECT_TRUE(r.ok()) << f.name << ": " << (r.first_failure() ? r.first_failure()->detail : "");
+  }
+  const Report r = verify_certificate(file_bytes("000001.cert"), examples().membership);
+  std::vector<std::string> names;
+  for (const auto& c : r.checks) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"encoding", "membership", "quorum", "answer-ids",
+                                             "worker-signatures", "signers", "decision", "fusion",
+                                             "head-signature", "proofs"}));
+  EXPECT_EQ(state_of(r, "proofs"), CheckState::skip);
+}
+
+TEST(Certificate, AuditorNamesTheCheckAForgeryFails) {
+  const Membership& m = examples().membership;
+  const Bytes good = file_bytes("000001.cert");
+
+  Bytes bad_sig = good;
+  bad_sig[150 + 32 + 4 + 8 + 10] ^= 1;  // inside alpha's signature
+  Report r = verify_certificate(bad_sig, m);
+  EXPECT_EQ(state_of(r, "worker-signatures"), CheckState::fail);
+  EXPECT_EQ(r.first_failure()->name, "worker-signatures");
+  EXPECT_NE(r.first_failure()->detail.find("alpha"), std::string::npos);
+  EXPECT_EQ(state_of(r, "head-signature"), CheckState::fail);
+
+  r = verify_certificate(resign(good, [](cc::Certificate& c) { c.q = 2; }), m);
+  EXPECT_EQ(state_of(r, "quorum"), CheckState::fail);
+  EXPECT_EQ(state_of(r, "head-signature"), CheckState::pass);
+
+  r = verify_certificate(resign(good, [](cc::Certificate& c) { c.rule = core::QuorumRule::seed_2f_plus_1; }), m);
+  EXPECT_EQ(r.first_failure()->name, "quorum");
+
+  r = verify_certificate(resign(good, [](cc::Certificate& c) { c.fused_output = cc::i64_bytes(42'000'001); }), m);
+  EXPECT_EQ(r.first_failure()->name, "fusion");
+  EXPECT_NE(r.first_failure()->detail.find("median of the cluster is 42000000 but the certificate says 42000001"),
+            std::string::npos);
+
+  r = verify_certificate(resign(good, [](cc::Certificate& c) { c.decided_signers = 0b1111; }), m);
+  EXPECT_EQ(r.first_failure()->name, "decision");
+
+  // Claiming a decision where the answers split.
+  r = verify_certificate(resign(file_bytes("000002.cert"), [](cc::Certificate& c) {
+                           c.outcome = core::Outcome::decided;
+                           c.decided_signers = 0b0011;
+                           c.decided_answer = c.rounds[1].answers[0].answer;
+                           c.fusion_rule = static_cast<std::uint8_t>(core::fusion::RuleId::median);
+                           c.fused_output = cc::i64_bytes(1'000'000);
+                         }), m);
+  EXPECT_EQ(r.first_failure()->name, "decision");
+
+  // A head that drops an honest answer to claim NoQuorum.
+  r = verify_certificate(resign(good, [](cc::Certificate& c) { c.rounds[0].reachable = 2; }), m);
+  EXPECT_EQ(r.first_failure()->name, "signers");
+
+  // Altered membership: another epoch of the same keys.
+  auto other = make_membership_record("example", 2, 1, m.record.head_key, m.record.workers);
+  ASSERT_TRUE(other.ok());
+  r = verify_certificate(good, *other);
+  EXPECT_EQ(r.first_failure()->name, "membership");
+
+  Bytes truncated(good.begin(), good.end() - 3);
+  r = verify_certificate(truncated, m);
+  EXPECT_EQ(r.first_failure()->name, "encoding");
+  EXPECT_EQ(r.checks.size(), 1u);
+}
+
+TEST(Certificate, AuditorChecksProofDigestsAgainstTheManifest) {
+  auto ex = make_examples({{"Q1", blake2b(Bytes{1})}, {"Q2", blake2b(Bytes{2})}});
+  ASSERT_TRUE(ex.ok());
+  VerifyOptions o;
+  o.manifest = std::map<std::string, Digest>{{"Q1", blake2b(Bytes{1})}, {"Q2", blake2b(Bytes{2})}};
+  Report r = verify_certificate(ex->log[0].bytes, ex->membership, o);
+  EXPECT_TRUE(r.ok());
+  (*o.manifest)["Q2"] = blake2b(Bytes{3});
+  r = verify_certificate(ex->log[0].bytes, ex->membership, o);
+  EXPECT_EQ(r.first_failure()->name, "proofs");
+}
+
+TEST(Certificate, EquivocationRecordIsCheckedSignatureBySignature) {
+  const Membership& m = examples().membership;
+  Bytes bad = file_bytes("000003.equivocation");
+  bad[bad.size() - 1] ^= 0x01;  // the second signature
+  Report r = verify_equivocation(bad, m);
+  EXPECT_EQ(r.first_failure()->name, "worker-signatures");
+  auto e = cc::decode_equivocation(file_bytes("000003.equivocation")).value();
+  EXPECT_EQ(e.worker, 3u);  // delta
+}
+
+TEST(Certificate, LogVerifyFindsRemovedReorderedAndAlteredCertificates) {
+  TempDir dir;
+  auto write_log = [&](const fs::path& d) {
+    fs::create_directories(d);
+    for (const auto& f : examples().log) {
+      std::ofstream(d / f.name, std::ios::binary).write(reinterpret_cast<const char*>(f.bytes.data()),
+                                                        static_cast<std::streamsize>(f.bytes.size()));
+    }
+  };
+  const Membership& m = examples().membership;
+  write_log(dir.path / "ok");
+  auto log = verify_log(dir.path / "ok", m);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_TRUE(log->ok()) << *log->broken;
+  EXPECT_EQ(log->entries.size(), 5u);
+
+  write_log(dir.path / "removed");
+  fs::remove(dir.path / "removed" / "000002.cert");
+  log = verify_log(dir.path / "removed", m);
+  ASSERT_FALSE(log->ok());
+  EXPECT_NE(log->broken->find("000003.cert: sequence 3 follows 000001.cert's sequence 1: a certificate was removed"),
+            std::string::npos) << *log->broken;
+
+  write_log(dir.path / "first-removed");
+  fs::remove(dir.path / "first-removed" / "000001.cert");
+  log = verify_log(dir.path / "first-removed", m);
+  EXPECT_NE(log->broken->find("earlier certificates were removed"), std::string::npos);
+
+  write_log(dir.path / "reordered");
+  fs::rename(dir.path / "reordered" / "000002.cert", dir.path / "reordered" / "tmp");
+  fs::rename(dir.path / "reordered" / "000003.cert", dir.path / "reordered" / "000002.cert");
+  fs::rename(dir.path / "reordered" / "tmp", dir.path / "reordered" / "000003.cert");
+  log = verify_log(dir.path / "reordered", m);
+  EXPECT_NE(log->broken->find("000002.cert: sequence 3 follows 000001.cert's sequence 1"), std::string::npos)
+      << *log->broken;
+
+  write_log(dir.path / "altered");
+  {
+    std::fstream f(dir.path / "altered" / "000002.cert", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x55');
+  }
+  log = verify_log(dir.path / "altered", m);
+  EXPECT_NE(log->broken->find("000002.cert: "), std::string::npos) << *log->broken;
+}
+
+// ---- spec test vectors ----
+
+TEST(Certificate, SpecTestVectorsMatch) {
+  std::ifstream in(std::string(BUTTERFLY_SOURCE_DIR) + "/spec/certificate.md");
+  ASSERT_TRUE(in) << "spec/certificate.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string spec = ss.str();
+  const std::string marker = "<!-- test-vectors: generated, do not edit by hand -->\n";
+  const auto at = spec.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(spec.substr(at + marker.size()), "\n" + spec_vectors(examples()))
+      << "regenerate with: bf_cert_tool --spec-vectors, and replace the section after the marker";
+}
+
+}  // namespace
+}  // namespace bf::runtime
