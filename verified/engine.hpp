@@ -80,8 +80,6 @@ class Widths {
   std::vector<z3::expr> definitions_;
 };
 
-z3::expr sum_of(z3::context& c, const std::vector<z3::expr>& terms, const z3::expr& zero);
-
 // Obligation bodies, one per file.
 ObligationResult check_q1(const std::string& mutant);
 ObligationResult check_q2(const std::string& mutant);

@@ -1,15 +1,16 @@
 // F1-F6: models of core/fusion.cpp and core/fixed.cpp, mirroring the code line by line.
 //
-// Two encodings, chosen per function for tractability, both exact for the code's widths:
-// - bit-vectors of the C++ width where the code only compares, shifts and adds (median, exp2's
-//   final rounding, log2's initial normalisation): wrap-around is in the model itself;
-// - unbounded Ints plus a check of every intermediate against its C++ width (class Widths) where
-//   the code multiplies or divides by a variable (weights, fuse_mean, trimmed mean, exp2's Q62
-//   product chain, log2's squaring): bit-blasted 64-bit division by a variable did not finish in
-//   minutes, while Int arithmetic with the width checks is the same function whenever no check
-//   fires, and every negation includes "some check fires".
-// Nonlinear steps get a distributivity lemma ((x0+..+xk)*y = x0*y+..+xk*y), proved in its own
-// block of the same file before it is used, so the file stays self-contained.
+// Encodings, chosen for tractability, all exact for the code's widths:
+// - unbounded Ints plus a check of every intermediate against its C++ width (class Widths) for
+//   everything that multiplies, divides or sorts: bit-blasted 64-bit division by a variable did not
+//   finish in minutes, and sorting networks over bv64 timed out at m = 6, while the Int model with
+//   width checks is the same function whenever no check fires, and every negation includes "some
+//   check fires";
+// - bit-vectors of the C++ width for log2's normalisation shift and exp2's final rounding.
+// Hard steps are split into blocks of one file: a lemma block (distributivity, one floor's bound,
+// sorting facts) is proved on its own, later blocks assert instances of it; and where a block
+// only needs those facts it works over abstract values constrained by them (see abstract_floors),
+// which is sound because the real values are among them.
 #include <z3++.h>
 
 #include <array>

@@ -34,36 +34,37 @@ const std::vector<Obligation>& obligations() {
                  "for all Int n >= 1, f >= 0 with 3f < n: q(n,f) <= n - f, so the n-f honest "
                  "workers alone reach the quorum"},
       Obligation{"F1", "weights_simplex",
-                 "weights_from_reputation for m = 1..7 members, any uint32 reputations > 0 and "
-                 "distinct worker indices < 64: every weight <= 2^24 and the weights sum exactly to "
-                 "2^24; fuse_mean for m = 1..7 distributions over a vocabulary of 2 entries (the "
-                 "model's vocabulary is reduced to 2; weights any uint32 summing to 2^24): the "
-                 "output sums exactly to 2^31; exact integer model with every C++ width checked"},
+                 "weights_from_reputation, m = 1..7 members, any uint32 reputations > 0, distinct "
+                 "worker indices < 64: every weight in [0, 2^24] and the weights sum exactly to 2^24; "
+                 "fuse_mean, m = 1..7 distributions over a vocabulary reduced to 2 entries, any "
+                 "uint32 weights summing to 2^24: every entry in [0, 2^31], sum exactly 2^31. Exact "
+                 "integer models with every C++ width checked"},
       Obligation{"F2", "numeric_within_honest_range",
-                 "fuse_median (bit-vector int64, m = 1..7, at most (m-1)/2 Byzantine values) and "
-                 "fuse_trimmed_mean (exact integer model with int64/int128 widths checked, m = "
-                 "1..7, every trim with 2 trim < m, at most trim Byzantine): the result lies "
-                 "within [min honest, max honest]"},
+                 "m = 1..7 int64 values of which at most (m-1)/2 (median) or at most trim (trimmed "
+                 "mean, every trim with 2 trim < m) are Byzantine: fuse_median and "
+                 "fuse_trimmed_mean lie within [min honest, max honest]. Exact integer models with "
+                 "the int64/int128 widths checked"},
       Obligation{"F3", "lipschitz",
-                 "changing one input by d moves fuse_median (bit-vector int64, m = 1..7) by at "
-                 "most |d| and fuse_trimmed_mean (exact integer model, m = 1..7, every trim with "
-                 "2 trim < m) by at most ceil(|d| / (m - 2 trim))"},
+                 "m = 1..7 int64 values, one input changed by d: fuse_median moves by at most |d|, "
+                 "fuse_trimmed_mean (every trim with 2 trim < m) by at most ceil(|d| / (m - 2 trim)). "
+                 "Exact integer models with widths checked; fuse_mean's bound is not covered here"},
       Obligation{"F4", "unanimity",
-                 "all inputs equal to v: fuse_median (bit-vector int64) and fuse_trimmed_mean "
-                 "(every trim) return v; fuse_mean (vocabulary reduced to 2 entries, weights any "
-                 "uint32 summing to 2^24) returns the common distribution exactly; m = 1..7"},
+                 "m = 1..7 equal inputs v (any int64): fuse_median and fuse_trimmed_mean (every "
+                 "trim) return v; fuse_mean over a vocabulary reduced to 2 entries, any uint32 "
+                 "weights summing to 2^24: returns the common distribution exactly"},
       Obligation{"F5", "permutation_invariance",
-                 "weights_from_reputation for m = 2..7 (any uint32 reputations > 0, distinct worker "
-                 "indices < 64): swapping any two members (with their worker indices) gives every "
-                 "worker the same weight, deficit holder included; transpositions generate all "
-                 "permutations. The numeric rules sort first, so they depend only on the multiset"},
+                 "weights_from_reputation, m = 2..7, any uint32 reputations > 0, distinct worker "
+                 "indices < 64: exchanging members 0 and k (with their worker indices) gives every "
+                 "worker the same weight, deficit holder included; these transpositions generate "
+                 "every permutation. The numeric rules sort first (order-free by construction)"},
       Obligation{"F6", "no_overflow",
-                 "no intermediate leaves its C++ width for any in-domain input: "
-                 "weights_from_reputation and fuse_mean (m = 1..7, fuse_mean vocabulary reduced to "
-                 "2), the median's floor midpoint (int64), the trimmed mean's int128 sum and int64 "
-                 "result, log2_q16's squaring step (inductive: mantissa stays in [2^31, 2^32), "
-                 "square < 2^64), exp2_q31's Q62 product chain (all 2^16 fractions) and its final "
-                 "rounding (result in [1, 2^31])"},
+                 "no intermediate leaves its C++ width, for every in-domain input: "
+                 "weights_from_reputation (m = 1..7, any uint32 reputations > 0), fuse_mean (m = "
+                 "1..7, vocabulary reduced to 2), fuse_median's floor midpoint and "
+                 "fuse_trimmed_mean's int128 sum and int64 result (m = 1..7, any int64), log2_q16's "
+                 "normalisation and squaring step (inductive: mantissa stays in [2^31, 2^32), square "
+                 "< 2^64), exp2_q31's Q62 product chain (all 2^16 fractions) and final rounding "
+                 "(result in [1, 2^31])"},
       Obligation{"R1", "reputation_bounded",
                  "reputation_update in 32-bit bit-vectors: for every value in [100000, 1000000] "
                  "and every event the result stays in [100000, 1000000]; with the start value "
@@ -323,13 +324,6 @@ z3::expr Widths::any_overflow() const {
   z3::expr_vector v(*c_);
   for (const z3::expr& e : violations_) v.push_back(e);
   return v.empty() ? c_->bool_val(false) : z3::mk_or(v);
-}
-
-z3::expr sum_of(z3::context& c, const std::vector<z3::expr>& terms, const z3::expr& zero) {
-  (void)c;
-  z3::expr s = zero;
-  for (std::size_t i = 0; i < terms.size(); ++i) s = i == 0 ? terms[0] : s + terms[i];
-  return s;
 }
 
 }  // namespace detail
