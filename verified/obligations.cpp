@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "verified/certificate_obligation.hpp"
 #include "verified/engine.hpp"
 
 namespace bf::verified {
@@ -76,6 +77,11 @@ const std::vector<Obligation>& obligations() {
                  "signer masks, any worker < 64): an equivocating worker's vote is withdrawn from "
                  "its cluster and the responders and it is marked an equivocator, an equivocator "
                  "stays one and is never counted again, responders and equivocators stay disjoint"},
+      Obligation{"C1", "certificate_decision",
+                 "for every n <= 7 and f with 3f < n, q = quorum_safe(n, f), every single-round "
+                 "answer pattern, claimed signer set S and answer d: the auditor's decision check "
+                 "(d answered, |S| >= q, S is exactly d's signers) accepts iff core decide decides "
+                 "d with signers S. Soundness against byte changes is the C1 property test"},
   };
   return list;
 }
@@ -95,6 +101,7 @@ const std::map<std::string, std::vector<std::string>>& mutant_table() {
       {"F6", {"32-bit-product", "log2-no-shift"}},
       {"R1", {"no-floor", "agree-plus-one"}},
       {"R2", {"equivocation-as-disagree", "tally-keeps-vote"}},
+      {"C1", certificate_decision_mutants()},
   };
   return table;
 }
@@ -165,6 +172,7 @@ ObligationResult check(const std::string& id, const std::string& mutant) {
       {"F1", detail::check_f1}, {"F2", detail::check_f2}, {"F3", detail::check_f3},
       {"F4", detail::check_f4}, {"F5", detail::check_f5}, {"F6", detail::check_f6},
       {"R1", detail::check_r1}, {"R2", detail::check_r2},
+      {"C1", check_certificate_decision},
   };
   try {
     return table.at(id)(mutant);
