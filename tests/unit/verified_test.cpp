@@ -29,7 +29,7 @@ namespace bf::verified {
 namespace {
 
 const std::vector<std::string> spec_ids = {"Q1", "Q2", "Q3", "F1", "F2", "F3",
-                                           "F4", "F5", "F6", "R1", "R2"};
+                                           "F4", "F5", "F6", "R1", "R2", "C1"};
 
 TEST(VerifiedRegistry, ListsEveryInvariantInSpecOrderWithTheSpecNames) {
   const auto& list = obligations();
