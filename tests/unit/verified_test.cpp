@@ -103,7 +103,9 @@ TEST(VerifiedSmt2, TextIsDeterministicAndSelfContained) {
   for (const std::string& id : spec_ids) {
     const std::string a = detail::smt2_text(id);
     EXPECT_EQ(a, detail::smt2_text(id)) << id;
-    EXPECT_EQ(a.find("(push"), std::string::npos) << id;  // blocks are separated by (reset)
+    // Blocks are separated by (reset): push/pop switches z3 to its slower incremental mode. C1's
+    // blocks are small one-round models per (n, f) and use push/pop.
+    if (id != "C1") EXPECT_EQ(a.find("(push"), std::string::npos) << id;
     EXPECT_NE(a.find("(declare-fun"), std::string::npos) << id;
   }
 }
