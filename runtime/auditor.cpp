@@ -1,5 +1,7 @@
 #include "runtime/auditor.hpp"
 
+#include "runtime/fusion_replay.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -89,48 +91,21 @@ Reason check_decision(const cc::Certificate& c, const core::Membership& m) {
 
 Reason check_fusion(const cc::Certificate& c) {
   if (c.outcome != core::Outcome::decided) return {};
-  std::vector<const cc::SignedAnswer*> cluster;
-  for (const auto& a : c.rounds.back().answers) {
-    if (((c.decided_signers >> a.worker) & 1U) != 0) cluster.push_back(&a);
-  }
   const auto rule = static_cast<fusion::RuleId>(c.fusion_rule);
   std::uint32_t trim = 0;
   if (rule == fusion::RuleId::trimmed_mean) {
     for (std::size_t i = 0; i < 4; ++i) trim |= std::uint32_t{c.fusion_params[i]} << (8 * i);
   }
-  if (auto ok = fusion::check_admissible(rule, static_cast<std::uint32_t>(cluster.size()), c.f, trim); !ok) {
-    return ok.error().message;
+  auto expected = fuse_decided_cluster(c, rule, trim);
+  if (!expected) return expected.error().message;
+  if (c.fused_output != *expected && rule != fusion::RuleId::weighted_vote) {
+    auto want = cc::i64_from(*expected, "fused output");
+    auto got = cc::i64_from(c.fused_output, "fused output");
+    return std::string(fusion::rule_name(rule)) + " of the cluster is " +
+           (want ? std::to_string(*want) : "?") + " but the certificate says " +
+           (got ? std::to_string(*got) : "?");
   }
-  cc::Bytes expected;
-  if (rule == fusion::RuleId::weighted_vote) {
-    std::vector<fusion::Member> members;
-    std::vector<core::AnswerId> ids;
-    for (const auto* a : cluster) {
-      members.push_back({a->worker, c.reputation[a->worker].value});
-      ids.push_back(a->answer);
-    }
-    auto vote = fusion::weighted_vote(members, ids);
-    if (!vote) return vote.error().message;
-    expected.assign(vote->answer.begin(), vote->answer.end());
-  } else {
-    if (c.agreement != cc::AgreementRule::numeric) return "numeric fusion needs the numeric agreement rule";
-    std::vector<std::int64_t> values, scratch(cluster.size());
-    for (const auto* a : cluster) {
-      auto v = cc::i64_from(a->payload, "a numeric payload");
-      if (!v) return v.error().message;
-      values.push_back(*v);
-    }
-    auto fused = rule == fusion::RuleId::median ? fusion::fuse_median(values, scratch)
-                                                : fusion::fuse_trimmed_mean(values, trim, scratch);
-    if (!fused) return fused.error().message;
-    expected = cc::i64_bytes(*fused);
-    if (c.fused_output != expected) {
-      auto got = cc::i64_from(c.fused_output, "fused output");
-      return std::string(fusion::rule_name(rule)) + " of the cluster is " + std::to_string(*fused) +
-             " but the certificate says " + (got ? std::to_string(*got) : "?");
-    }
-  }
-  if (c.fused_output != expected) return "the fused output differs from core fusion's";
+  if (c.fused_output != *expected) return "the fused output differs from core fusion's";
   return {};
 }
 

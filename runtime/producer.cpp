@@ -1,5 +1,7 @@
 #include "runtime/producer.hpp"
 
+#include "runtime/fusion_replay.hpp"
+
 #include <algorithm>
 #include <map>
 
@@ -130,40 +132,13 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
     c.decided_signers = decision.signers;
     c.decided_answer = decision.answer;
     c.fusion_rule = static_cast<std::uint8_t>(req.rule);
-    std::vector<const cc::SignedAnswer*> cluster;
-    for (const auto& a : c.rounds.back().answers) {
-      if (((decision.signers >> a.worker) & 1U) != 0) cluster.push_back(&a);
-    }
-    const auto count = static_cast<std::uint32_t>(cluster.size());
     const std::uint32_t trim = req.rule == fusion::RuleId::trimmed_mean ? req.trim : 0;
-    if (auto ok = fusion::check_admissible(req.rule, count, m.f, trim); !ok) return ok.error();
-    if (req.rule == fusion::RuleId::weighted_vote) {
-      std::vector<fusion::Member> members;
-      std::vector<core::AnswerId> ids;
-      for (const auto* a : cluster) {
-        members.push_back({a->worker, c.reputation[a->worker].value});
-        ids.push_back(a->answer);
-      }
-      auto vote = fusion::weighted_vote(members, ids);
-      if (!vote) return vote.error();
-      c.fused_output.assign(vote->answer.begin(), vote->answer.end());
-    } else if (req.rule == fusion::RuleId::median || req.rule == fusion::RuleId::trimmed_mean) {
-      std::vector<std::int64_t> values, scratch(cluster.size());
-      for (const auto* a : cluster) {
-        auto v = cc::i64_from(a->payload, "a numeric answer");
-        if (!v) return v.error();
-        values.push_back(*v);
-      }
-      auto fused = req.rule == fusion::RuleId::median ? fusion::fuse_median(values, scratch)
-                                                      : fusion::fuse_trimmed_mean(values, trim, scratch);
-      if (!fused) return fused.error();
-      c.fused_output = cc::i64_bytes(*fused);
-      if (req.rule == fusion::RuleId::trimmed_mean) {
-        c.fusion_params = {static_cast<std::uint8_t>(trim), static_cast<std::uint8_t>(trim >> 8),
-                           static_cast<std::uint8_t>(trim >> 16), static_cast<std::uint8_t>(trim >> 24)};
-      }
-    } else {
-      return fail(std::string("fusion rule ") + fusion::rule_name(req.rule) + " is not certified in version 1");
+    auto fused = fuse_decided_cluster(c, req.rule, trim);
+    if (!fused) return fused.error();
+    c.fused_output = std::move(fused.value());
+    if (req.rule == fusion::RuleId::trimmed_mean) {
+      c.fusion_params = {static_cast<std::uint8_t>(trim), static_cast<std::uint8_t>(trim >> 8),
+                         static_cast<std::uint8_t>(trim >> 16), static_cast<std::uint8_t>(trim >> 24)};
     }
   }
 
