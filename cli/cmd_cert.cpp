@@ -8,6 +8,7 @@
 #include "runtime/auditor.hpp"
 #include "runtime/crypto.hpp"
 #include "runtime/membership_file.hpp"
+#include "verified/obligations.hpp"
 
 namespace bf::cli {
 namespace {
@@ -145,15 +146,49 @@ int run_membership_create(const MembershipOptions& opt) {
 
 // ---- cert ----
 
+// --z3: regenerate each obligation the certificate names from this binary's verified/ code, check
+// its SMT-LIB text is the one whose sha256 the certificate carries, and solve it again.
+void add_z3_checks(rt::Report& r) {
+  if (!r.certificate) return;
+  if (r.certificate->invariants.empty()) {
+    r.checks.push_back({"z3", rt::CheckState::skip, "the certificate names no invariants"});
+    return;
+  }
+  for (const auto& inv : r.certificate->invariants) {
+    const std::string name = "z3 " + inv.id;
+    verified::ObligationResult o;
+    try {
+      o = verified::check(inv.id);
+    } catch (const std::invalid_argument& e) {
+      r.checks.push_back({name, rt::CheckState::fail, e.what()});
+      continue;
+    }
+    const auto* text = reinterpret_cast<const std::uint8_t*>(o.smt2.data());
+    const rt::Digest digest = rt::sha256({text, o.smt2.size()});
+    if (digest != inv.proof_sha256) {
+      r.checks.push_back({name, rt::CheckState::fail,
+                          "this build's obligation has sha256 " + rt::hex(digest).substr(0, 16) +
+                              "..., the certificate relied on " + rt::hex(inv.proof_sha256).substr(0, 16) +
+                              "...: a different proof"});
+    } else if (o.verdict != verified::Verdict::proved) {
+      r.checks.push_back({name, rt::CheckState::fail,
+                          std::string(verified::verdict_name(o.verdict)) + ": " + o.counterexample});
+    } else {
+      r.checks.push_back({name, rt::CheckState::pass, o.name + " PROVED again; digest matches"});
+    }
+  }
+}
+
 int run_cert_verify(const std::string& file, const std::string& membership, const std::string& manifest,
-                    bool json) {
+                    bool json, bool z3) {
   const std::string cmd = "cert verify";
   const rt::Membership m = membership_arg(cmd, membership);
   const rt::VerifyOptions o = verify_options(cmd, manifest);
   auto bytes = rt::read_file(file, cc::record_bytes_max, "certificate");
   if (!bytes) input_error(cmd, bytes.error().message);
   const bool evidence = bytes->size() >= 4 && std::equal(bytes->begin(), bytes->begin() + 4, "BFEQ");
-  const rt::Report r = evidence ? rt::verify_equivocation(*bytes, m) : rt::verify_certificate(*bytes, m, o);
+  rt::Report r = evidence ? rt::verify_equivocation(*bytes, m) : rt::verify_certificate(*bytes, m, o);
+  if (z3 && !evidence) add_z3_checks(r);
   if (json) {
     auto j = rt::report_json(r);
     j["file"] = file;
@@ -293,19 +328,25 @@ void add_cert_commands(CLI::App& app) {
     auto membership = std::make_shared<std::string>();
     auto manifest = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
+    auto z3 = std::make_shared<bool>(false);
     CLI::App* verify = cert->add_subcommand(
         "verify", "Re-check a certificate or equivocation record trusting only the membership file");
     verify->add_option("FILE", *file, "A .cert or .equivocation file")->required();
     verify->add_option("--membership", *membership, "The membership file it was decided under")->required();
     verify->add_option("--manifest", *manifest, "proofs/MANIFEST, to check the proof digests the certificate names");
     verify->add_flag("--json", *json, "Machine-readable output");
+    verify->add_flag("--z3", *z3,
+                     "Also regenerate and solve each Z3 obligation the certificate names, and match "
+                     "its sha256 (about a minute for all of them)");
     verify->footer(
         "One line per check (PASS, FAIL with the reason, SKIP), then the verdict.\n"
         "Exit status 0 when every check passes, 1 when one fails, 2 when a file cannot be read.\n"
         "Examples:\n"
         "  butterfly cert verify log/000001.cert --membership membership.json\n"
-        "  butterfly cert verify log/000001.cert --membership membership.json --manifest proofs/MANIFEST --json");
-    verify->callback([=] { action() = [=] { return run_cert_verify(*file, *membership, *manifest, *json); }; });
+        "  butterfly cert verify log/000001.cert --membership membership.json --manifest proofs/MANIFEST --json\n"
+        "  butterfly cert verify log/000001.cert --membership membership.json --z3");
+    verify->callback(
+        [=] { action() = [=] { return run_cert_verify(*file, *membership, *manifest, *json, *z3); }; });
   }
   {
     auto file = std::make_shared<std::string>();

@@ -113,5 +113,17 @@ for cmd in "key generate" "key show" "membership create" "membership show" "cert
   out=$("$bf" $cmd --help 2>&1); expect_contains "'$cmd --help'" "$out" "Example"
 done
 
+# --z3: certificates naming proofs/ digests re-prove them; a digest of another proof fails.
+src=${BUTTERFLY_SOURCE_DIR:?set BUTTERFLY_SOURCE_DIR}
+"$tool" --out "$tmp/named" --manifest "$src/proofs/MANIFEST" >/dev/null
+out=$("$bf" cert verify "$tmp/named/log/000001.cert" --membership "$tmp/named/membership.json" \
+  --manifest "$src/proofs/MANIFEST" --z3); expect_rc "cert verify --z3" 0 $?
+expect_contains "z3 re-proof" "$out" "PASS z3 Q2: unique_decision PROVED again; digest matches"
+sed 's/^[0-9a-f]\{8\}\(.*  Q3.smt2\)$/00000000\1/' "$src/proofs/MANIFEST" >"$tmp/wrong-manifest"
+"$tool" --out "$tmp/wrong" --manifest "$tmp/wrong-manifest" >/dev/null
+out=$("$bf" cert verify "$tmp/wrong/log/000001.cert" --membership "$tmp/wrong/membership.json" --z3)
+expect_rc "cert verify --z3 with another proof's digest" 1 $?
+expect_contains "z3 digest mismatch" "$out" "FAIL z3 Q3"
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]
