@@ -74,6 +74,10 @@ struct MutantCase {
   std::string id, mutant;
 };
 
+// Without a printer gtest lists the parameter as raw bytes (pointers included), which ctest then
+// puts into the test's name.
+void PrintTo(const MutantCase& c, std::ostream* os) { *os << c.id << "/" << c.mutant; }
+
 std::vector<MutantCase> all_mutants() {
   std::vector<MutantCase> out;
   for (const std::string& id : spec_ids) {
