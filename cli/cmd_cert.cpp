@@ -8,7 +8,9 @@
 #include "runtime/auditor.hpp"
 #include "runtime/crypto.hpp"
 #include "runtime/membership_file.hpp"
+#include "runtime/producer.hpp"
 #include "verified/obligations.hpp"
+#include "verified/task_check.hpp"
 
 namespace bf::cli {
 namespace {
@@ -144,7 +146,70 @@ int run_membership_create(const MembershipOptions& opt) {
   return exit_ok;
 }
 
+int run_membership_change(const std::string& from, const std::string& to, const std::string& head_key,
+                          const std::string& out) {
+  const std::string cmd = "membership change";
+  const rt::Membership old_m = membership_arg(cmd, from);
+  const rt::Membership new_m = membership_arg(cmd, to);
+  auto k = rt::read_key_file(head_key);
+  if (!k) input_error(cmd, k.error().message);
+  if (!k->warning.empty()) std::cerr << "butterfly " << cmd << ": warning: " << k->warning << "\n";
+  auto bytes = rt::make_membership_transition(old_m, new_m, k->key);
+  if (!bytes) input_error(cmd, bytes.error().message);
+  if (auto st = rt::write_new_file(out, *bytes, 0644, "membership transition"); !st) input_error(cmd, st.error().message);
+  std::cout << "Wrote " << out << ": " << old_m.record.cluster_id << " epoch " << old_m.record.epoch << " ("
+            << rt::hex(old_m.digest).substr(0, 16) << "...) -> epoch " << new_m.record.epoch << " ("
+            << rt::hex(new_m.digest).substr(0, 16) << "...), signed by the old head key.\n";
+  return exit_ok;
+}
+
+int run_membership_verify_change(const std::string& from, const std::string& file) {
+  const std::string cmd = "membership verify-change";
+  const rt::Membership old_m = membership_arg(cmd, from);
+  auto bytes = rt::read_file(file, cc::membership_transition_bytes_max, "membership transition");
+  if (!bytes) input_error(cmd, bytes.error().message);
+  const rt::Report r = rt::verify_membership_transition(*bytes, old_m);
+  std::cout << "Membership transition " << file << "\n";
+  print_checks(r, "");
+  const Style& st = style();
+  if (r.ok()) {
+    auto t = cc::decode_membership_transition(*bytes);
+    auto next = cc::encode_membership(t->next);
+    std::cout << "Verdict: " << st.good("PASS") << ": epoch " << old_m.record.epoch << " -> " << t->next.epoch
+              << "; new membership digest " << rt::hex(rt::blake2b(*next)) << "\n";
+  } else {
+    std::cout << "Verdict: " << st.bad("FAIL") << ": the " << r.first_failure()->name
+              << " check failed; do not trust this membership change\n";
+  }
+  return r.ok() ? exit_ok : exit_failed;
+}
+
 // ---- cert ----
+
+// --z3: run each task check the certificate carries with Z3 and compare with its expected result.
+// The decoder already bounded and checked the text; the head signature covers it.
+void add_task_checks(rt::Report& r) {
+  const auto& tasks = r.certificate->tasks;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const cc::TaskCheck& t = tasks[i];
+    const std::string name = "task " + std::to_string(i);
+    const std::string expected = cc::task_expect_name(t.expected);
+    const verified::TaskRun run = verified::run_smtlib_task(t.text);
+    const std::string got = verified::task_outcome_name(run.outcome);
+    if (run.outcome == verified::TaskOutcome::error || run.outcome == verified::TaskOutcome::unknown) {
+      r.checks.push_back({name, rt::CheckState::fail,
+                          std::string(cc::task_kind_name(t.kind)) + ": Z3 gave " + got + " (" + run.detail +
+                              "), the certificate expects " + expected});
+    } else if (got != expected) {
+      r.checks.push_back({name, rt::CheckState::fail,
+                          std::string(cc::task_kind_name(t.kind)) + ": Z3 says " + got +
+                              " but the certificate expects " + expected});
+    } else {
+      r.checks.push_back({name, rt::CheckState::pass,
+                          std::string(cc::task_kind_name(t.kind)) + ": Z3 says " + got + ", as the certificate expects"});
+    }
+  }
+}
 
 // --z3: regenerate each obligation the certificate names from this binary's verified/ code, check
 // its SMT-LIB text is the one whose sha256 the certificate carries, and solve it again.
@@ -152,7 +217,6 @@ void add_z3_checks(rt::Report& r) {
   if (!r.certificate) return;
   if (r.certificate->invariants.empty()) {
     r.checks.push_back({"z3", rt::CheckState::skip, "the certificate names no invariants"});
-    return;
   }
   for (const auto& inv : r.certificate->invariants) {
     const std::string name = "z3 " + inv.id;
@@ -177,6 +241,7 @@ void add_z3_checks(rt::Report& r) {
       r.checks.push_back({name, rt::CheckState::pass, o.name + " PROVED again; digest matches"});
     }
   }
+  add_task_checks(r);
 }
 
 int run_cert_verify(const std::string& file, const std::string& membership, const std::string& manifest,
@@ -320,6 +385,39 @@ void add_cert_commands(CLI::App& app) {
     });
   }
 
+  {
+    auto from = std::make_shared<std::string>();
+    auto to = std::make_shared<std::string>();
+    auto head = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    CLI::App* change = mem->add_subcommand(
+        "change", "Write a membership transition: the old head signs the new epoch's membership");
+    change->add_option("--from", *from, "The membership in force (old epoch)")->required();
+    change->add_option("--to", *to, "The new membership file (same cluster, larger epoch)")->required();
+    change->add_option("--head-key", *head, "The OLD membership's head key file")->required();
+    change->add_option("--out", *out, "The new transition file; never overwritten")->required();
+    change->footer(
+        "Refuses when the new epoch is not larger, the cluster id differs, the key is not the old\n"
+        "head's, or the output file exists.\n"
+        "Examples:\n"
+        "  butterfly membership change --from membership.json --to membership-2.json \\\n"
+        "      --head-key head.key --out epoch-2.transition");
+    change->callback([=] { action() = [=] { return run_membership_change(*from, *to, *head, *out); }; });
+  }
+  {
+    auto from = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    CLI::App* vc = mem->add_subcommand(
+        "verify-change", "Check a membership transition against the old membership: PASS or FAIL");
+    vc->add_option("OLD", *from, "The old membership file")->required();
+    vc->add_option("FILE", *file, "A transition file from 'butterfly membership change'")->required();
+    vc->footer(
+        "Exit status 0 when every check passes, 1 when one fails, 2 when a file cannot be read.\n"
+        "Examples:\n"
+        "  butterfly membership verify-change membership.json epoch-2.transition");
+    vc->callback([=] { action() = [=] { return run_membership_verify_change(*from, *file); }; });
+  }
+
   // cert
   CLI::App* cert = app.add_subcommand("cert", "Certificates: verify offline, show as JSON");
   cert->require_subcommand(1);
@@ -337,7 +435,8 @@ void add_cert_commands(CLI::App& app) {
     verify->add_flag("--json", *json, "Machine-readable output");
     verify->add_flag("--z3", *z3,
                      "Also regenerate and solve each Z3 obligation the certificate names, and match "
-                     "its sha256 (about a minute for all of them)");
+                     "its sha256 (about a minute for all of them), and run each task check with Z3 "
+                     "against its expected result (one 'task <i>' line each)");
     verify->footer(
         "One line per check (PASS, FAIL with the reason, SKIP), then the verdict.\n"
         "Exit status 0 when every check passes, 1 when one fails, 2 when a file cannot be read.\n"

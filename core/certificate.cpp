@@ -14,6 +14,7 @@ namespace {
 constexpr std::string_view magic_membership = "BFMS";
 constexpr std::string_view magic_certificate = "BFCT";
 constexpr std::string_view magic_equivocation = "BFEQ";
+constexpr std::string_view magic_transition = "BFMT";
 
 Error format_error(std::string_view record, std::size_t offset, std::string_view field,
                    const std::string& problem) {
@@ -88,13 +89,18 @@ class Reader {
                               std::string(record_) + " file");
     }
   }
-  void version() {
+  void version(std::uint16_t expected) {
     const std::size_t at = pos_;
     const std::uint16_t v = u16("version");
-    if (!failed() && v != format_version) {
-      fail_at(at, "version", "unknown version " + std::to_string(v) + "; this build reads version " +
-                                 std::to_string(format_version));
+    if (failed() || v == expected) return;
+    if (record_ == "certificate" && v == 1) {
+      fail_at(at, "version", "version 1 certificates (before task checks) are no longer read; this "
+                             "build reads version " + std::to_string(expected) +
+                             ": have the head issue the certificate again");
+      return;
     }
+    fail_at(at, "version", "unknown version " + std::to_string(v) + "; this build reads version " +
+                               std::to_string(expected));
   }
   void end() {
     if (!failed() && pos_ != b_.size()) {
@@ -196,6 +202,49 @@ void read_agreement(Reader& r, AgreementRule& rule, std::uint8_t& param) {
   }
 }
 
+bool task_text_byte(std::uint8_t b) { return b == '\t' || b == '\n' || b == '\r' || (b >= 0x20 && b <= 0x7e); }
+
+void read_tasks(Reader& r, std::vector<TaskCheck>& tasks) {
+  std::size_t at = r.offset();
+  const std::uint8_t count = r.u8("task check count");
+  if (!r.failed() && count > task_checks_max) {
+    r.fail_at(at, "task check count", std::to_string(count) + " task checks exceed the limit of " +
+                                          std::to_string(task_checks_max));
+  }
+  for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
+    TaskCheck t;
+    at = r.offset();
+    const std::uint8_t kind = r.u8("task kind");
+    if (!r.failed() && kind != static_cast<std::uint8_t>(TaskKind::z3_smtlib)) {
+      r.fail_at(at, "task kind", "task " + std::to_string(i) + ": unknown kind " + std::to_string(kind) +
+                                     "; this build knows 1 (z3-smtlib)");
+    }
+    at = r.offset();
+    const std::uint8_t expected = r.u8("task expected result");
+    if (!r.failed() && expected != static_cast<std::uint8_t>(TaskExpect::sat) &&
+        expected != static_cast<std::uint8_t>(TaskExpect::unsat)) {
+      r.fail_at(at, "task expected result", "task " + std::to_string(i) + ": expected result " +
+                                                std::to_string(expected) + " must be 1 (sat) or 2 (unsat)");
+    }
+    at = r.offset();
+    const Bytes text = r.sized(4, task_text_bytes_max, "task text");
+    if (r.failed()) break;
+    if (text.empty()) {
+      r.fail_at(at, "task text", "task " + std::to_string(i) + ": the SMT-LIB text is empty");
+    }
+    const auto bad = std::find_if_not(text.begin(), text.end(), task_text_byte);
+    if (bad != text.end()) {
+      r.fail_at(at, "task text", "task " + std::to_string(i) + ": byte " +
+                                     std::to_string(bad - text.begin()) + " of the SMT-LIB text is " +
+                                     std::to_string(*bad) + "; only printable ASCII, tab, LF and CR are allowed");
+    }
+    t.kind = static_cast<TaskKind>(kind);
+    t.expected = static_cast<TaskExpect>(expected);
+    t.text.assign(text.begin(), text.end());
+    tasks.push_back(std::move(t));
+  }
+}
+
 SignedAnswer read_answer(Reader& r, WorkerIndex worker) {
   SignedAnswer a;
   a.worker = worker;
@@ -239,6 +288,21 @@ const char* agreement_rule_name(AgreementRule rule) noexcept {
   switch (rule) {
     case AgreementRule::exact: return "exact";
     case AgreementRule::numeric: return "numeric";
+  }
+  return "unknown";
+}
+
+const char* task_kind_name(TaskKind kind) noexcept {
+  switch (kind) {
+    case TaskKind::z3_smtlib: return "z3-smtlib";
+  }
+  return "unknown";
+}
+
+const char* task_expect_name(TaskExpect expect) noexcept {
+  switch (expect) {
+    case TaskExpect::sat: return "sat";
+    case TaskExpect::unsat: return "unsat";
   }
   return "unknown";
 }
@@ -293,7 +357,7 @@ Result<MembershipRecord> decode_membership(std::span<const std::uint8_t> bytes) 
   Reader r(bytes, "membership");
   MembershipRecord m;
   r.magic(magic_membership);
-  r.version();
+  r.version(format_version);
   m.cluster_id = r.id("cluster id");
   std::size_t at = r.offset();
   m.epoch = r.u64("epoch");
@@ -344,7 +408,7 @@ Result<MembershipRecord> decode_membership(std::span<const std::uint8_t> bytes) 
 Result<Bytes> encode_certificate(const Certificate& c) {
   Writer w("certificate");
   w.raw(magic_certificate);
-  w.uint(format_version, 2, "version");
+  w.uint(certificate_version, 2, "version");
   w.raw(c.membership_digest);
   w.uint(c.epoch, 8, "epoch");
   w.uint(c.n, 1, "n");
@@ -387,6 +451,18 @@ Result<Bytes> encode_certificate(const Certificate& c) {
     w.id(inv.id, "invariant id");
     w.raw(inv.proof_sha256);
   }
+  if (c.tasks.size() > task_checks_max) {
+    return Error{Errc::invalid_argument, "certificate (task check count): " + std::to_string(c.tasks.size()) +
+                                             " task checks exceed the limit of " + std::to_string(task_checks_max) +
+                                             "; drop some or split the query"};
+  }
+  w.uint(c.tasks.size(), 1, "task check count");
+  for (const TaskCheck& t : c.tasks) {
+    w.uint(static_cast<std::uint8_t>(t.kind), 1, "task kind");
+    w.uint(static_cast<std::uint8_t>(t.expected), 1, "task expected result");
+    w.sized(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(t.text.data()), t.text.size()),
+            4, task_text_bytes_max, "task text");
+  }
   w.raw(c.head_signature);
   return finish(w, c, decode_certificate);
 }
@@ -400,7 +476,7 @@ Result<Certificate> decode_certificate(std::span<const std::uint8_t> bytes) {
   Reader r(bytes, "certificate");
   Certificate c;
   r.magic(magic_certificate);
-  r.version();
+  r.version(certificate_version);
   c.membership_digest = r.fixed<32>("membership digest");
   c.epoch = r.u64("epoch");
   std::size_t at = r.offset();
@@ -561,10 +637,60 @@ Result<Certificate> decode_certificate(std::span<const std::uint8_t> bytes) {
     }
     c.invariants.push_back(std::move(inv));
   }
+  read_tasks(r, c.tasks);
   c.head_signature = r.fixed<64>("head signature");
   r.end();
   if (r.failed()) return r.error();
   return c;
+}
+
+// ---- membership transition ----
+
+Result<Bytes> encode_membership_transition(const MembershipTransition& t) {
+  Writer w("membership transition");
+  w.raw(magic_transition);
+  w.uint(format_version, 2, "version");
+  w.raw(t.old_digest);
+  auto next = encode_membership(t.next);
+  if (!next) return next.error();
+  w.sized(*next, 2, membership_bytes_max, "new membership");
+  w.raw(t.head_signature);
+  return finish(w, t, decode_membership_transition);
+}
+
+Result<MembershipTransition> decode_membership_transition(std::span<const std::uint8_t> bytes) {
+  constexpr std::string_view record = "membership transition";
+  if (bytes.size() > membership_transition_bytes_max) {
+    return format_error(record, 0, "size", std::to_string(bytes.size()) + " bytes exceed the limit of " +
+                                               std::to_string(membership_transition_bytes_max));
+  }
+  Reader r(bytes, record);
+  MembershipTransition t;
+  r.magic(magic_transition);
+  r.version(format_version);
+  t.old_digest = r.fixed<32>("old membership digest");
+  const std::size_t at = r.offset();
+  const Bytes next = r.sized(2, membership_bytes_max, "new membership");
+  if (!r.failed()) {
+    auto m = decode_membership(next);
+    if (m) {
+      t.next = std::move(m.value());
+    } else {
+      r.fail_at(at, "new membership", m.error().message);
+    }
+  }
+  t.head_signature = r.fixed<64>("head signature");
+  r.end();
+  if (r.failed()) return r.error();
+  return t;
+}
+
+Bytes membership_transition_signing_message(std::span<const std::uint8_t> encoded) {
+  BF_REQUIRE("C1", encoded.size() >= 64);
+  Writer w("membership transition message");
+  w.raw(tag_membership_transition);
+  w.raw(encoded.first(encoded.size() - 64));
+  return w.take();
 }
 
 // ---- equivocation ----
@@ -596,7 +722,7 @@ Result<EquivocationRecord> decode_equivocation(std::span<const std::uint8_t> byt
   Reader r(bytes, record);
   EquivocationRecord e;
   r.magic(magic_equivocation);
-  r.version();
+  r.version(format_version);
   e.membership_digest = r.fixed<32>("membership digest");
   e.epoch = r.u64("epoch");
   e.query_id = r.fixed<32>("query id");

@@ -24,7 +24,11 @@ using Digest = std::array<std::uint8_t, 32>;
 using PublicKey = std::array<std::uint8_t, 32>;
 using Signature = std::array<std::uint8_t, 64>;
 
+// Membership and equivocation records are at version 1; certificates at version 2 (version 2 added
+// the task checks before the head signature). Nothing was deployed at version 1, so a certificate
+// decoder reads version 2 only and names the re-issue for a version 1 certificate.
 inline constexpr std::uint16_t format_version = 1;
+inline constexpr std::uint16_t certificate_version = 2;
 inline constexpr std::uint32_t id_bytes_max = 64;            // cluster and worker ids
 inline constexpr std::uint32_t payload_bytes_max = 16384;    // one worker's raw answer
 inline constexpr std::uint32_t fusion_params_max = 256;
@@ -32,8 +36,12 @@ inline constexpr std::uint32_t fusion_inputs_max = 1u << 20;
 inline constexpr std::uint32_t fusion_output_max = 256;
 inline constexpr std::uint32_t invariants_max = 32;
 inline constexpr std::uint32_t invariant_id_max = 8;
+inline constexpr std::uint32_t task_checks_max = 8;             // task checks per certificate
+inline constexpr std::uint32_t task_text_bytes_max = 65536;     // one task check's SMT-LIB text
 inline constexpr std::uint32_t record_bytes_max = 4u << 20;  // whole certificate or record
 inline constexpr std::uint32_t membership_bytes_max = 64 * (1 + id_bytes_max + 32) + 128;
+// magic, version, old digest, u16 length + new membership, head signature
+inline constexpr std::uint32_t membership_transition_bytes_max = 4 + 2 + 32 + 2 + membership_bytes_max + 64;
 inline constexpr std::int64_t numeric_abs_max = 1'000'000'000'000'000'000;  // micro-units
 inline constexpr std::uint8_t numeric_decimals_max = 6;
 
@@ -41,6 +49,7 @@ inline constexpr std::uint8_t numeric_decimals_max = 6;
 // replayed as another.
 inline constexpr std::string_view tag_answer{"butterfly/answer/v1\0", 20};
 inline constexpr std::string_view tag_certificate{"butterfly/certificate/v1\0", 25};
+inline constexpr std::string_view tag_membership_transition{"butterfly/membership-transition/v1\0", 35};
 inline constexpr std::string_view tag_answer_id_exact{"butterfly/answer-id/exact/v1\0", 29};
 inline constexpr std::string_view tag_answer_id_numeric{"butterfly/answer-id/numeric/v1\0", 31};
 
@@ -91,6 +100,21 @@ struct InvariantRef {
   friend bool operator==(const InvariantRef&, const InvariantRef&) = default;
 };
 
+// An optional task check (spec/certificate.md, "Certificate layout", task checks): a claim about
+// the task that an auditor can re-run, e.g. that a formula answer is unsat. Z3 runs it in cli/
+// (`cert verify --z3`) through verified/task_check.hpp; core only carries it canonically.
+enum class TaskKind : std::uint8_t { z3_smtlib = 1 };
+enum class TaskExpect : std::uint8_t { sat = 1, unsat = 2 };
+const char* task_kind_name(TaskKind kind) noexcept;
+const char* task_expect_name(TaskExpect expect) noexcept;
+
+struct TaskCheck {
+  TaskKind kind = TaskKind::z3_smtlib;
+  TaskExpect expected = TaskExpect::unsat;
+  std::string text;  // SMT-LIB 2 script: 1..task_text_bytes_max bytes of printable ASCII, tab, LF, CR
+  friend bool operator==(const TaskCheck&, const TaskCheck&) = default;
+};
+
 struct Certificate {
   Digest membership_digest{};
   std::uint64_t epoch = 0;
@@ -114,6 +138,7 @@ struct Certificate {
   Bytes fusion_inputs;
   Bytes fused_output;
   std::vector<InvariantRef> invariants;  // sorted by id
+  std::vector<TaskCheck> tasks;          // in the producer's order; "task <i>" is tasks[i]
   Signature head_signature{};
   friend bool operator==(const Certificate&, const Certificate&) = default;
 };
@@ -131,6 +156,15 @@ struct EquivocationRecord {
   friend bool operator==(const EquivocationRecord&, const EquivocationRecord&) = default;
 };
 
+// A head-signed membership epoch change (spec/membership.md, "Membership transition"): the old
+// membership's head signs the new membership's canonical bytes, bound to the old digest.
+struct MembershipTransition {
+  Digest old_digest{};
+  MembershipRecord next;  // carried as its canonical encoding
+  Signature head_signature{};
+  friend bool operator==(const MembershipTransition&, const MembershipTransition&) = default;
+};
+
 // Encoders return an error (never abort) when the value is not canonical or over a limit, with the
 // same message the decoder would give.
 Result<Bytes> encode_membership(const MembershipRecord& m);
@@ -138,6 +172,11 @@ Result<MembershipRecord> decode_membership(std::span<const std::uint8_t> bytes);
 Result<Bytes> encode_certificate(const Certificate& c);
 Result<Certificate> decode_certificate(std::span<const std::uint8_t> bytes);
 Result<Bytes> encode_equivocation(const EquivocationRecord& e);
+Result<Bytes> encode_membership_transition(const MembershipTransition& t);
+Result<MembershipTransition> decode_membership_transition(std::span<const std::uint8_t> bytes);
+// The bytes the old head signs: the transition tag, then the encoded record without its last 64
+// bytes. Requires encoded.size() >= 64.
+Bytes membership_transition_signing_message(std::span<const std::uint8_t> encoded);
 Result<EquivocationRecord> decode_equivocation(std::span<const std::uint8_t> bytes);
 
 // The bytes a worker signs for one answer (spec: "Signed answer").

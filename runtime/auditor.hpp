@@ -21,7 +21,8 @@ const char* check_state_name(CheckState s) noexcept;
 
 struct Check {
   std::string name;  // encoding, membership, quorum, answer-ids, worker-signatures, signers,
-                     // decision, fusion, head-signature, proofs
+                     // decision, fusion, head-signature, task-checks, proofs; with
+                     // `cert verify --z3` also "z3 <ID>" and "task <i>"
   CheckState state = CheckState::pass;
   std::string detail;
 };
@@ -42,6 +43,9 @@ struct VerifyOptions {
 Report verify_certificate(std::span<const std::uint8_t> bytes, const Membership& membership,
                           const VerifyOptions& options = {});
 Report verify_equivocation(std::span<const std::uint8_t> bytes, const Membership& membership);
+// A membership transition record against the OLD membership: encoding, old digest, cluster id and
+// epoch order, and the old head's signature. Checks: encoding, old-membership, epoch, head-signature.
+Report verify_membership_transition(std::span<const std::uint8_t> bytes, const Membership& from);
 
 // proofs/MANIFEST: "<sha256 hex>  <ID>.smt2" lines.
 Result<std::map<std::string, Digest>> read_manifest(const std::filesystem::path& path);

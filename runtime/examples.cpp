@@ -26,7 +26,7 @@ std::string wrapped_hex(const Bytes& b) {
 
 }  // namespace
 
-Result<Examples> make_examples(const std::vector<cc::InvariantRef>& invariants) {
+Result<Examples> make_examples(const std::vector<cc::InvariantRef>& invariants, const ExampleOptions& options) {
   Examples ex;
   const std::vector<std::string> ids = {"alpha", "bravo", "charlie", "delta"};
   std::vector<Keypair> keys;
@@ -98,6 +98,19 @@ Result<Examples> make_examples(const std::vector<cc::InvariantRef>& invariants) 
   cut.agreement = cc::AgreementRule::numeric;
   cut.rounds = {{2, {{0, micro(5'000'000)}, {1, micro(5'000'000)}}}};
   if (auto p = run(cut, "NoQuorum: two of four reachable"); !p) return p.error();
+
+  // 5. Decided text answer with a task check: is the formula satisfiable? alpha, bravo and charlie
+  // answer "unsat" (delta is still isolated); the certificate carries the formula for Z3, expected
+  // unsat, under the head signature.
+  ProduceRequest formula = base;
+  formula.query = text(std::string("Is this satisfiable? ") + example_task_formula);
+  formula.agreement = cc::AgreementRule::exact;
+  formula.rule = fusion::RuleId::weighted_vote;
+  formula.rounds = {{3, {{0, text("unsat")}, {1, text("unsat")}, {2, text("unsat")}}}};
+  formula.task_checks = {{cc::TaskKind::z3_smtlib,
+                          options.wrong_task_expectation ? cc::TaskExpect::sat : cc::TaskExpect::unsat,
+                          example_task_formula}};
+  if (auto p = run(formula, "Decided text answer with a Z3 task check (expected unsat)"); !p) return p.error();
   return ex;
 }
 
@@ -105,7 +118,7 @@ std::string spec_vectors(const Examples& ex) {
   std::ostringstream out;
   out << "### Membership (canonical encoding; digest " << hex(ex.membership.digest) << ")\n\n```hex\n"
       << wrapped_hex(ex.membership.canonical) << "```\n";
-  const char* wanted[] = {"000001.cert", "000002.cert", "000003.equivocation"};
+  const char* wanted[] = {"000001.cert", "000002.cert", "000003.equivocation", "000005.cert"};
   for (const char* name : wanted) {
     for (const auto& f : ex.log) {
       if (f.name != name) continue;

@@ -21,12 +21,22 @@ struct Examples {
   Membership membership;
   std::vector<Seed> worker_seeds;  // by worker index
   Seed head_seed{};
-  std::vector<ExampleFile> log;  // certificates 000001..000004 in chain order, then evidence
+  std::vector<ExampleFile> log;  // certificates 000001..000005 in chain order, evidence after its certificate
 };
+
+struct ExampleOptions {
+  // Certificate 000005's task check expects "sat" for its unsat formula: well-formed and signed,
+  // but `cert verify --z3` must FAIL "task 0".
+  bool wrong_task_expectation = false;
+};
+
+// Certificate 000005's task check: the formula of its decided text answer "unsat".
+inline constexpr const char* example_task_formula = "(declare-const x Int) (assert (and (> x 2) (< x 2)))";
 
 // Worker i's seed is 32 bytes of value i+1; the head's is 32 bytes of 0x7f.
 // invariants: the IDs and proof digests to name in each certificate (empty for the spec vectors).
-Result<Examples> make_examples(const std::vector<core::cert::InvariantRef>& invariants = {});
+Result<Examples> make_examples(const std::vector<core::cert::InvariantRef>& invariants = {},
+                               const ExampleOptions& options = {});
 
 // The spec's test-vector section (markdown), generated from make_examples().
 std::string spec_vectors(const Examples& examples);

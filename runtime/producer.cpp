@@ -62,6 +62,7 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
                      : req.reputation;
   if (c.reputation.size() != n) return fail("the reputation snapshot needs one entry per worker");
   c.invariants = req.invariants;
+  c.tasks = req.task_checks;
 
   core::SignerMask isolated = 0;  // equivocated earlier in this query: ignored from then on
   core::SignerMask answered_last = 0;
@@ -167,6 +168,29 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
   out.bytes = std::move(bytes.value());
   out.hash = blake2b(out.bytes);
   return out;
+}
+
+Result<Bytes> make_membership_transition(const Membership& from, const Membership& to, const Keypair& head_key) {
+  auto refuse = [](const std::string& why) { return Error{Errc::invalid_argument, "membership change: " + why}; };
+  if (head_key.public_key != from.record.head_key) {
+    return refuse("the head key is not the old membership's head key " + hex(from.record.head_key).substr(0, 16) +
+                  "...; sign with the head key in force before the change");
+  }
+  if (to.record.epoch <= from.record.epoch) {
+    return refuse("the new epoch " + std::to_string(to.record.epoch) + " must be greater than the old epoch " +
+                  std::to_string(from.record.epoch) + "; give the new membership a larger --epoch");
+  }
+  if (to.record.cluster_id != from.record.cluster_id) {
+    return refuse("the new membership's cluster id '" + to.record.cluster_id + "' differs from '" +
+                  from.record.cluster_id + "'; a transition stays within one cluster");
+  }
+  cc::MembershipTransition t;
+  t.old_digest = from.digest;
+  t.next = to.record;
+  auto unsigned_bytes = cc::encode_membership_transition(t);
+  if (!unsigned_bytes) return unsigned_bytes.error();
+  t.head_signature = sign(head_key, cc::membership_transition_signing_message(*unsigned_bytes));
+  return cc::encode_membership_transition(t);
 }
 
 }  // namespace bf::runtime

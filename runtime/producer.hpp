@@ -36,6 +36,9 @@ struct ProduceRequest {
   std::uint64_t sequence = 1;
   Digest previous_hash{};
   std::vector<core::cert::InvariantRef> invariants;
+  // Optional task checks (e.g. a formula answer's SMT-LIB text, expected unsat), signed by the head
+  // with the rest; at most core::cert::task_checks_max.
+  std::vector<core::cert::TaskCheck> task_checks;
 };
 
 struct Produced {
@@ -55,5 +58,9 @@ Result<core::cert::SignedAnswer> sign_answer(const Keypair& worker_key, core::Wo
                                              Bytes payload);
 
 Result<Produced> produce_certificate(const ProduceRequest& request);
+
+// A head-signed membership epoch change (spec/membership.md, "Membership transition"): `head_key`
+// must be `from`'s head key; `to` must have the same cluster id and a larger epoch.
+Result<Bytes> make_membership_transition(const Membership& from, const Membership& to, const Keypair& head_key);
 
 }  // namespace bf::runtime

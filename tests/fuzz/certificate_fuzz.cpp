@@ -1,4 +1,5 @@
-// libFuzzer target for C1: the certificate, equivocation and membership decoders and the auditor.
+// libFuzzer target for C1: the certificate, equivocation, membership and membership-transition
+// decoders and the auditor.
 // Any input must be handled without a crash, hang, leak or sanitizer report; whatever decodes must
 // re-encode to the same bytes (one encoding per value); nothing but the committed examples' bytes
 // (and their exact copies) may verify against the example membership.
@@ -32,6 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto m = cc::decode_membership(in)) {
     auto again = cc::encode_membership(*m);
     if (!again || !std::equal(again->begin(), again->end(), in.begin(), in.end())) std::abort();
+  }
+  if (auto t = cc::decode_membership_transition(in)) {
+    auto again = cc::encode_membership_transition(*t);
+    if (!again || !std::equal(again->begin(), again->end(), in.begin(), in.end())) std::abort();
+    (void)bf::runtime::verify_membership_transition(in, examples().membership);
   }
   const auto r = bf::runtime::verify_certificate(in, examples().membership);
   const auto q = bf::runtime::verify_equivocation(in, examples().membership);

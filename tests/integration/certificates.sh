@@ -32,7 +32,7 @@ out=$("$tool" --out "$ex"); expect_rc "bf_cert_tool" 0 $?
 cmp -s "$ex/log/000001.cert" "$tmp/again/log/000001.cert" && pass || fail "bf_cert_tool is not byte-stable"
 m=$ex/membership.json
 
-for f in 000001.cert 000002.cert 000003.cert 000004.cert 000003.equivocation; do
+for f in 000001.cert 000002.cert 000003.cert 000004.cert 000005.cert 000003.equivocation; do
   out=$("$bf" cert verify "$ex/log/$f" --membership "$m"); rc=$?
   expect_rc "cert verify $f" 0 $rc
   expect_contains "cert verify $f" "$out" "Verdict: PASS"
@@ -124,6 +124,56 @@ sed 's/^[0-9a-f]\{8\}\(.*  Q3.smt2\)$/00000000\1/' "$src/proofs/MANIFEST" >"$tmp
 out=$("$bf" cert verify "$tmp/wrong/log/000001.cert" --membership "$tmp/wrong/membership.json" --z3)
 expect_rc "cert verify --z3 with another proof's digest" 1 $?
 expect_contains "z3 digest mismatch" "$out" "FAIL z3 Q3"
+
+# Task checks: 000005.cert carries a Z3 check of its formula answer (expected unsat), signed by the head.
+out=$("$bf" cert verify "$ex/log/000005.cert" --membership "$m"); expect_rc "task cert without --z3" 0 $?
+expect_contains "task checks carried" "$out" "SKIP task-checks: 1 task check(s) well-formed"
+out=$("$bf" cert verify "$ex/log/000005.cert" --membership "$m" --z3); expect_rc "cert verify --z3 task" 0 $?
+expect_contains "task 0 passes" "$out" "PASS task 0: z3-smtlib: Z3 says unsat, as the certificate expects"
+json=$("$bf" cert show "$ex/log/000005.cert")
+v=$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); t=j["task_checks"][0]; print(j["version"], t["kind"], t["expected"], t["smtlib"])' "$json")
+[[ "$v" == "2 z3-smtlib unsat (declare-const x Int) (assert (and (> x 2) (< x 2)))" ]] && pass || fail "cert show task: '$v'"
+# The same certificate, head-signed, but expecting sat: only Z3 can tell, and task 0 FAILs.
+"$tool" --out "$tmp/wrongtask" --wrong-task-expectation >/dev/null
+out=$("$bf" cert verify "$tmp/wrongtask/log/000005.cert" --membership "$tmp/wrongtask/membership.json"); expect_rc "wrong expectation without --z3" 0 $?
+out=$("$bf" cert verify "$tmp/wrongtask/log/000005.cert" --membership "$tmp/wrongtask/membership.json" --z3)
+expect_rc "wrong expectation with --z3" 1 $?
+expect_contains "task 0 fails" "$out" "FAIL task 0: z3-smtlib: Z3 says unsat but the certificate expects sat"
+expect_contains "task 0 verdict" "$out" "Verdict: FAIL: the task 0 check failed"
+# The formula changed on disk (one byte of the SMT-LIB text): the head signature fails.
+cp "$ex/log/000005.cert" "$tmp/task.cert"; chmod u+w "$tmp/task.cert"
+size=$(stat -c %s "$tmp/task.cert"); flip "$tmp/task.cert" $((size - 64 - 5))
+out=$("$bf" cert verify "$tmp/task.cert" --membership "$m" --z3); expect_rc "task text altered" 1 $?
+expect_contains "task text altered" "$out" "FAIL head-signature"
+
+# Membership epoch change, head-signed by the OLD head: delta leaves at epoch 2.
+out=$("$bf" membership create --cluster example --epoch 2 --f 0 --head-key "$ex/head.key" \
+  --worker alpha="$ex/alpha.key" --worker bravo="$ex/bravo.key" --worker charlie="$ex/charlie.key" \
+  --out "$tmp/m-epoch2.json"); expect_rc "membership create epoch 2" 0 $?
+out=$("$bf" membership change --from "$m" --to "$tmp/m-epoch2.json" --head-key "$ex/head.key" --out "$tmp/e2.transition")
+expect_rc "membership change" 0 $?
+out=$("$bf" membership verify-change "$m" "$tmp/e2.transition"); expect_rc "membership verify-change" 0 $?
+expect_contains "verify-change PASS" "$out" "Verdict: PASS: epoch 1 -> 2"
+out=$("$bf" membership change --from "$m" --to "$tmp/m-epoch2.json" --head-key "$ex/head.key" --out "$tmp/e2.transition" 2>&1)
+expect_rc "membership change over an existing file" 2 $?
+expect_contains "change no overwrite" "$out" "already exists"
+out=$("$bf" membership change --from "$tmp/m-epoch2.json" --to "$m" --head-key "$ex/head.key" --out "$tmp/back.transition" 2>&1)
+expect_rc "membership change to a lower epoch" 2 $?
+expect_contains "change epoch order" "$out" "must be greater than the old epoch"
+[[ ! -e "$tmp/back.transition" ]] && pass || fail "a refused change wrote a file"
+out=$("$bf" membership change --from "$m" --to "$tmp/m-epoch2.json" --head-key "$ex/alpha.key" --out "$tmp/x.transition" 2>&1)
+expect_rc "membership change with a worker's key" 2 $?
+expect_contains "change head key" "$out" "not the old membership's head key"
+cp "$tmp/e2.transition" "$tmp/bad.transition"; chmod u+w "$tmp/bad.transition"; flip "$tmp/bad.transition" 60
+out=$("$bf" membership verify-change "$m" "$tmp/bad.transition"); expect_rc "altered transition" 1 $?
+expect_contains "altered transition" "$out" "FAIL head-signature"
+expect_contains "altered transition verdict" "$out" "Verdict: FAIL"
+out=$("$bf" membership verify-change "$tmp/m-epoch2.json" "$tmp/e2.transition"); expect_rc "transition against the wrong old membership" 1 $?
+expect_contains "wrong old membership" "$out" "FAIL old-membership"
+for cmd in "membership change" "membership verify-change"; do
+  # shellcheck disable=SC2086
+  out=$("$bf" $cmd --help 2>&1); expect_contains "'$cmd --help'" "$out" "Example"
+done
 
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

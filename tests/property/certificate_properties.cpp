@@ -8,6 +8,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "core/certificate.hpp"
 #include "runtime/auditor.hpp"
@@ -93,6 +94,44 @@ RC_GTEST_PROP(Certificates, C1_any_single_byte_change_is_rejected, ()) {
   }
   RC_PRE(mutant != file.bytes);  // swapping two equal values changes nothing: not a mutant
   RC_ASSERT(!accepted(file, mutant));
+}
+
+// The certificate with a task check (000005.cert), exhaustively: every byte flipped (one bit and all
+// bits), one byte inserted and deleted at every position, and its task fields re-encoded under the
+// old signature; no mutant verifies (the head signature covers the task checks).
+TEST(Certificates, C1_every_single_byte_change_of_a_task_certificate_is_rejected) {
+  const ExampleFile* file = nullptr;
+  for (const auto& f : examples().log) {
+    if (f.name == "000005.cert") file = &f;
+  }
+  ASSERT_NE(file, nullptr);
+  ASSERT_FALSE(cc::decode_certificate(file->bytes)->tasks.empty());
+  ASSERT_TRUE(accepted(*file, file->bytes));
+  for (std::size_t at = 0; at < file->bytes.size(); ++at) {
+    for (const std::uint8_t mask : {std::uint8_t{0x01}, std::uint8_t{0xff}}) {
+      Bytes mutant = file->bytes;
+      mutant[at] ^= mask;
+      EXPECT_FALSE(accepted(*file, mutant)) << "flip at " << at;
+    }
+    Bytes inserted = file->bytes;
+    inserted.insert(inserted.begin() + static_cast<std::ptrdiff_t>(at), inserted[at]);
+    EXPECT_FALSE(accepted(*file, inserted)) << "insert at " << at;
+    Bytes deleted = file->bytes;
+    deleted.erase(deleted.begin() + static_cast<std::ptrdiff_t>(at));
+    EXPECT_FALSE(accepted(*file, deleted)) << "delete at " << at;
+  }
+  const std::vector<std::function<void(cc::Certificate&)>> changes = {
+      [](cc::Certificate& c) { c.tasks[0].expected = cc::TaskExpect::sat; },
+      [](cc::Certificate& c) { c.tasks[0].text += " "; },
+      [](cc::Certificate& c) { c.tasks.push_back(c.tasks[0]); },
+      [](cc::Certificate& c) { c.tasks.clear(); },
+      [](cc::Certificate& c) { std::swap(c.tasks[0].text, c.invariants.emplace_back().id); },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const Bytes mutant = reencoded(file->bytes, changes[i]);
+    EXPECT_NE(mutant, file->bytes);
+    EXPECT_FALSE(accepted(*file, mutant)) << "change " << i;
+  }
 }
 
 RC_GTEST_PROP(Certificates, C1_honest_runs_verify, ()) {

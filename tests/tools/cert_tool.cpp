@@ -1,6 +1,8 @@
 // bf_cert_tool: writes the example cluster (keys, membership) and its certificate log into a
 // directory, byte for byte the same on every run, or prints the spec's test-vector section.
-//   bf_cert_tool --out DIR [--manifest proofs/MANIFEST]
+//   bf_cert_tool --out DIR [--manifest proofs/MANIFEST] [--wrong-task-expectation]
+//   (--wrong-task-expectation: 000005.cert's task check expects sat for its unsat formula, so that
+//   `cert verify --z3` must FAIL "task 0"; the certificate is otherwise valid and head-signed)
 //   bf_cert_tool --spec-vectors
 #include <cstring>
 #include <filesystem>
@@ -15,18 +17,20 @@ namespace rt = bf::runtime;
 int main(int argc, char** argv) {
   std::string out, manifest;
   bool vectors = false;
+  rt::ExampleOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) out = argv[++i];
     else if (a == "--manifest" && i + 1 < argc) manifest = argv[++i];
     else if (a == "--spec-vectors") vectors = true;
+    else if (a == "--wrong-task-expectation") options.wrong_task_expectation = true;
     else {
-      std::cerr << "usage: bf_cert_tool --out DIR [--manifest proofs/MANIFEST] | --spec-vectors\n";
+      std::cerr << "usage: bf_cert_tool --out DIR [--manifest proofs/MANIFEST] [--wrong-task-expectation] | --spec-vectors\n";
       return 2;
     }
   }
   if (out.empty() == !vectors) {
-    std::cerr << "usage: bf_cert_tool --out DIR [--manifest proofs/MANIFEST] | --spec-vectors\n";
+    std::cerr << "usage: bf_cert_tool --out DIR [--manifest proofs/MANIFEST] [--wrong-task-expectation] | --spec-vectors\n";
     return 2;
   }
   std::vector<bf::core::cert::InvariantRef> invariants;
@@ -41,7 +45,7 @@ int main(int argc, char** argv) {
       if (auto it = m->find(id); it != m->end()) invariants.push_back({id, it->second});
     }
   }
-  auto ex = rt::make_examples(invariants);
+  auto ex = rt::make_examples(invariants, options);
   if (!ex) {
     std::cerr << "bf_cert_tool: " << ex.error().message << "\n";
     return 1;

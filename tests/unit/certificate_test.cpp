@@ -78,7 +78,7 @@ struct TempDir {
 // ---- codec ----
 
 TEST(Certificate, EveryExampleRoundTripsByteForByte) {
-  ASSERT_EQ(examples().log.size(), 5u);
+  ASSERT_EQ(examples().log.size(), 6u);
   for (const auto& f : examples().log) {
     if (f.name.ends_with(".cert")) {
       auto c = cc::decode_certificate(f.bytes);
@@ -130,7 +130,9 @@ TEST(Certificate, DecoderRejectsEveryNonCanonicalForm) {
   };
   EXPECT_EQ(error_of(Bytes{}), "certificate byte 0 (magic): truncated: needs 4 bytes, 0 left");
   EXPECT_NE(patched(0, 'X').find("(magic): expected 'BFCT'"), std::string::npos);
-  EXPECT_NE(patched(4, 2).find("byte 4 (version): unknown version 2; this build reads version 1"), std::string::npos);
+  EXPECT_NE(patched(4, 3).find("byte 4 (version): unknown version 3; this build reads version 2"), std::string::npos);
+  EXPECT_NE(patched(4, 1).find("byte 4 (version): version 1 certificates (before task checks) are no longer read"),
+            std::string::npos);
   EXPECT_NE(patched(46, 0).find("byte 46 (n): n = 0 must be in 1..64"), std::string::npos);
   EXPECT_NE(patched(46, 65).find("(n): n = 65"), std::string::npos);
   EXPECT_NE(patched(47, 4).find("byte 47 (f)"), std::string::npos);
@@ -329,7 +331,7 @@ TEST(Certificate, AuditorPassesEveryExample) {
   for (const auto& c : r.checks) names.push_back(c.name);
   EXPECT_EQ(names, (std::vector<std::string>{"encoding", "membership", "quorum", "answer-ids",
                                              "worker-signatures", "signers", "decision", "fusion",
-                                             "head-signature", "proofs"}));
+                                             "head-signature", "task-checks", "proofs"}));
   EXPECT_EQ(state_of(r, "proofs"), CheckState::skip);
 }
 
@@ -422,7 +424,7 @@ TEST(Certificate, LogVerifyFindsRemovedReorderedAndAlteredCertificates) {
   auto log = verify_log(dir.path / "ok", m);
   ASSERT_TRUE(log.ok()) << log.error().message;
   EXPECT_TRUE(log->ok()) << *log->broken;
-  EXPECT_EQ(log->entries.size(), 5u);
+  EXPECT_EQ(log->entries.size(), 6u);
 
   write_log(dir.path / "removed");
   fs::remove(dir.path / "removed" / "000002.cert");
@@ -452,6 +454,191 @@ TEST(Certificate, LogVerifyFindsRemovedReorderedAndAlteredCertificates) {
   }
   log = verify_log(dir.path / "altered", m);
   EXPECT_NE(log->broken->find("000002.cert: "), std::string::npos) << *log->broken;
+}
+
+// ---- task checks ----
+
+TEST(Certificate, TaskChecksRoundTripAndAreCarriedByTheExample) {
+  auto c = cc::decode_certificate(file_bytes("000005.cert"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->outcome, core::Outcome::decided);
+  ASSERT_EQ(c->tasks.size(), 1u);
+  EXPECT_EQ(c->tasks[0].kind, cc::TaskKind::z3_smtlib);
+  EXPECT_EQ(c->tasks[0].expected, cc::TaskExpect::unsat);
+  EXPECT_EQ(c->tasks[0].text, example_task_formula);
+  EXPECT_TRUE(cc::decode_certificate(file_bytes("000001.cert"))->tasks.empty());
+
+  // Several checks, each limit at its edge, in the producer's order (not sorted).
+  cc::Certificate many = *c;
+  many.tasks.clear();
+  for (std::uint32_t i = 0; i < cc::task_checks_max; ++i) {
+    many.tasks.push_back({cc::TaskKind::z3_smtlib, i % 2 == 0 ? cc::TaskExpect::sat : cc::TaskExpect::unsat,
+                          "(assert (= " + std::to_string(cc::task_checks_max - i) + " 1))\n\t\r"});
+  }
+  many.tasks[0].text.assign(cc::task_text_bytes_max, ' ');
+  auto bytes = cc::encode_certificate(many);
+  ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+  auto back = cc::decode_certificate(*bytes);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, many);
+  EXPECT_EQ(*cc::encode_certificate(*back), *bytes);
+}
+
+TEST(Certificate, TaskCheckLimitsAreRejectedNamingTheField) {
+  const cc::Certificate c = cc::decode_certificate(file_bytes("000005.cert")).value();
+  auto error_encoding = [](const cc::Certificate& x) {
+    auto e = cc::encode_certificate(x);
+    return e ? std::string("accepted") : e.error().message;
+  };
+  cc::Certificate too_many = c;
+  too_many.tasks.assign(cc::task_checks_max + 1, c.tasks[0]);
+  EXPECT_NE(error_encoding(too_many).find("(task check count): 9 task checks exceed the limit of 8"), std::string::npos)
+      << error_encoding(too_many);
+  cc::Certificate too_long = c;
+  too_long.tasks[0].text.assign(cc::task_text_bytes_max + 1, ' ');
+  EXPECT_NE(error_encoding(too_long).find("(task text): length 65537 exceeds the limit of 65536"), std::string::npos)
+      << error_encoding(too_long);
+  cc::Certificate empty = c;
+  empty.tasks[0].text.clear();
+  EXPECT_NE(error_encoding(empty).find("(task text): task 0: the SMT-LIB text is empty"), std::string::npos);
+  cc::Certificate binary = c;
+  binary.tasks[0].text[3] = '\0';
+  EXPECT_NE(error_encoding(binary).find("(task text): task 0: byte 3 of the SMT-LIB text is 0"), std::string::npos)
+      << error_encoding(binary);
+  cc::Certificate kind = c;
+  kind.tasks[0].kind = static_cast<cc::TaskKind>(2);
+  EXPECT_NE(error_encoding(kind).find("(task kind): task 0: unknown kind 2"), std::string::npos);
+  cc::Certificate expect = c;
+  expect.tasks[0].expected = static_cast<cc::TaskExpect>(0);
+  EXPECT_NE(error_encoding(expect).find("(task expected result): task 0: expected result 0 must be 1 (sat) or 2 (unsat)"),
+            std::string::npos);
+
+  // The decoder, on raw bytes: the layout is count, kind, expected, u32 length, text, signature.
+  const Bytes good = file_bytes("000005.cert");
+  const std::size_t text_len = c.tasks[0].text.size();
+  const std::size_t count_at = good.size() - 64 - text_len - 4 - 2 - 1;
+  ASSERT_EQ(good[count_at], 1u);
+  Bytes b = good;
+  b[count_at] = 9;
+  EXPECT_NE(error_of(b).find("byte " + std::to_string(count_at) + " (task check count): 9 task checks exceed"),
+            std::string::npos)
+      << error_of(b);
+  b = good;
+  b[count_at + 3] = 0xff;
+  b[count_at + 4] = 0xff;  // length 65535 + text_len > remaining bytes... and the limit check comes first
+  b[count_at + 5] = 0x01;
+  EXPECT_NE(error_of(b).find("(task text): length"), std::string::npos) << error_of(b);
+  EXPECT_NE(error_of(b).find("exceeds the limit of 65536"), std::string::npos) << error_of(b);
+}
+
+TEST(Certificate, AuditorFailsACertificateWhoseTaskWasChanged) {
+  const Membership& m = examples().membership;
+  const Bytes good = file_bytes("000005.cert");
+  Report r = verify_certificate(good, m);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(state_of(r, "task-checks"), CheckState::skip);
+
+  // Re-encoded with another formula (same length) or another expected result, the old signature kept:
+  // the head signed the task checks, so the head signature fails.
+  cc::Certificate c = cc::decode_certificate(good).value();
+  cc::Certificate text = c;
+  text.tasks[0].text[text.tasks[0].text.find('>') ] = '<';
+  r = verify_certificate(cc::encode_certificate(text).value(), m);
+  EXPECT_EQ(r.first_failure()->name, "head-signature");
+  cc::Certificate expected = c;
+  expected.tasks[0].expected = cc::TaskExpect::sat;
+  r = verify_certificate(cc::encode_certificate(expected).value(), m);
+  EXPECT_EQ(r.first_failure()->name, "head-signature");
+  cc::Certificate dropped = c;
+  dropped.tasks.clear();
+  r = verify_certificate(cc::encode_certificate(dropped).value(), m);
+  EXPECT_EQ(r.first_failure()->name, "head-signature");
+
+  // A flipped byte inside the text on disk: the same.
+  Bytes flipped = good;
+  flipped[good.size() - 64 - 5] ^= 1;
+  r = verify_certificate(flipped, m);
+  ASSERT_NE(r.first_failure(), nullptr);
+  EXPECT_EQ(r.first_failure()->name, "head-signature");
+
+  // The producer refuses what the decoder would refuse.
+  ExampleOptions wrong;
+  wrong.wrong_task_expectation = true;
+  auto ex = make_examples({}, wrong);
+  ASSERT_TRUE(ex.ok());
+  EXPECT_TRUE(verify_certificate(ex->log.back().bytes, ex->membership).ok());  // only Z3 can tell
+  EXPECT_EQ(cc::decode_certificate(ex->log.back().bytes)->tasks[0].expected, cc::TaskExpect::sat);
+}
+
+// ---- membership transitions ----
+
+TEST(Certificate, MembershipTransitionIsSignedByTheOldHeadAndChecked) {
+  const Membership& from = examples().membership;
+  const Keypair head = keypair_from_seed(examples().head_seed);
+  Seed other_seed{};
+  other_seed.fill(0x55);
+  const Keypair new_head = keypair_from_seed(other_seed);
+  std::vector<cc::MemberKey> workers(from.record.workers.begin(), from.record.workers.end() - 1);  // delta leaves
+  const Membership to = make_membership_record("example", 2, 0, new_head.public_key, workers).value();
+
+  auto bytes = make_membership_transition(from, to, head);
+  ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+  auto t = cc::decode_membership_transition(*bytes);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->old_digest, from.digest);
+  EXPECT_EQ(t->next, to.record);
+  EXPECT_EQ(*cc::encode_membership_transition(*t), *bytes);
+  Report r = verify_membership_transition(*bytes, from);
+  EXPECT_TRUE(r.ok()) << r.first_failure()->detail;
+  std::vector<std::string> names;
+  for (const auto& c : r.checks) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"encoding", "old-membership", "epoch", "head-signature"}));
+
+  // The producer refuses: a key that is not the old head's, an epoch that does not grow, another cluster.
+  auto e = make_membership_transition(from, to, new_head);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("not the old membership's head key"), std::string::npos);
+  e = make_membership_transition(from, from, head);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("the new epoch 1 must be greater than the old epoch 1"), std::string::npos);
+  const Membership renamed = make_membership_record("other", 3, 1, head.public_key, from.record.workers).value();
+  e = make_membership_transition(from, renamed, head);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("cluster id"), std::string::npos);
+
+  // The auditor: every single-byte flip fails; a transition signed by the new head fails the
+  // signature; checked against another membership it fails old-membership.
+  for (std::size_t at = 0; at < bytes->size(); ++at) {
+    Bytes b = *bytes;
+    b[at] ^= 1;
+    EXPECT_FALSE(verify_membership_transition(b, from).ok()) << "flip at " << at;
+  }
+  cc::MembershipTransition forged = *t;
+  forged.head_signature = sign(new_head, cc::membership_transition_signing_message(*bytes));
+  r = verify_membership_transition(cc::encode_membership_transition(forged).value(), from);
+  EXPECT_EQ(r.first_failure()->name, "head-signature");
+  r = verify_membership_transition(*bytes, to);
+  EXPECT_EQ(r.first_failure()->name, "old-membership");
+  // A backwards epoch, even signed by the right head key, fails the epoch check.
+  cc::MembershipTransition backwards = *t;
+  backwards.next = from.record;
+  backwards.head_signature = {};
+  auto raw = cc::encode_membership_transition(backwards).value();
+  backwards.head_signature = sign(head, cc::membership_transition_signing_message(raw));
+  r = verify_membership_transition(cc::encode_membership_transition(backwards).value(), from);
+  EXPECT_EQ(r.first_failure()->name, "epoch");
+  // Decoder: wrong magic, a damaged inner membership, trailing bytes.
+  Bytes bad = *bytes;
+  bad[0] = 'X';
+  EXPECT_NE(cc::decode_membership_transition(bad).error().message.find("(magic): expected 'BFMT'"), std::string::npos);
+  bad = *bytes;
+  bad[4 + 2 + 32 + 2 + 4] = 9;  // the inner membership's version
+  EXPECT_NE(cc::decode_membership_transition(bad).error().message.find("(new membership): membership byte 4 (version)"),
+            std::string::npos)
+      << cc::decode_membership_transition(bad).error().message;
+  bad = *bytes;
+  bad.push_back(0);
+  EXPECT_NE(cc::decode_membership_transition(bad).error().message.find("trailing bytes"), std::string::npos);
 }
 
 // ---- spec test vectors ----
