@@ -1,8 +1,6 @@
 // butterfly fuse answers: one consensus round over answers given on the command line, through
 // the same core the head uses: canonicalise, tally, decide under the safe quorum, fuse the decided
 // cluster, update reputation. No network and no model: it shows what the core decides and why.
-#include <sodium.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -15,6 +13,7 @@
 #include "core/quorum.hpp"
 #include "core/reputation.hpp"
 #include "core/tally.hpp"
+#include "runtime/crypto.hpp"
 
 namespace bf::cli {
 namespace {
@@ -99,10 +98,7 @@ std::string canonical_text(const std::string& text) {
 
 core::AnswerId answer_id(const std::string& kind, const std::string& canonical) {
   const std::string bytes = kind + ":" + canonical;
-  core::AnswerId id{};
-  crypto_generichash(id.data(), id.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                     bytes.size(), nullptr, 0);
-  return id;
+  return runtime::blake2b({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
 }
 
 std::string rep_text(std::uint32_t millionths) {
