@@ -473,6 +473,8 @@ void add_cert_commands(CLI::App& app) {
     verify->add_flag("--json", *json, "Machine-readable output");
     verify->footer(
         "Reports the first broken link: a removed, reordered, replaced or altered certificate.\n"
+        "Membership changes: each *.transition file in DIR (signed by the head of the membership it\n"
+        "leaves) moves the audit to the next epoch; start from the first epoch's membership file.\n"
         "Exit status 0 when all verify, 1 otherwise, 2 when the directory cannot be read.\n"
         "Examples:\n"
         "  butterfly log verify log --membership membership.json\n"

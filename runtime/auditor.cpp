@@ -363,13 +363,14 @@ Result<std::map<std::string, Digest>> read_manifest(const std::filesystem::path&
 Result<LogReport> verify_log(const std::filesystem::path& dir, const Membership& membership,
                              const VerifyOptions& options) {
   std::error_code ec;
-  std::vector<std::string> certs, evidence;
+  std::vector<std::string> certs, evidence, transitions;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     const std::string name = it->path().filename().string();
     if (name.ends_with(".cert")) certs.push_back(name);
     if (name.ends_with(".equivocation")) evidence.push_back(name);
-    if (certs.size() + evidence.size() > log_files_max) {
+    if (name.ends_with(".transition")) transitions.push_back(name);
+    if (certs.size() + evidence.size() + transitions.size() > log_files_max) {
       return Error{Errc::invalid_argument, dir.string() + ": more than 100000 log files; verify it in parts"};
     }
   }
@@ -381,6 +382,51 @@ Result<LogReport> verify_log(const std::filesystem::path& dir, const Membership&
   auto broken = [&](const std::string& why) {
     if (!log.broken) log.broken = why;
   };
+  // Membership epochs: *.transition files, each signed by the head of the membership it leaves.
+  // The log starts under the given membership and moves to the next epoch only through a
+  // transition that verifies against the membership in force, so a certificate under any other
+  // membership fails its membership check.
+  std::map<Digest, std::pair<std::string, Bytes>> transition_from;  // old digest -> (file, bytes)
+  std::sort(transitions.begin(), transitions.end());
+  for (const auto& name : transitions) {
+    auto bytes = read_file(dir / name, cc::membership_transition_bytes_max, "membership transition");
+    auto decoded = bytes ? cc::decode_membership_transition(*bytes) : Result<cc::MembershipTransition>(bytes.error());
+    if (!decoded) {
+      LogEntry entry{name, {}};
+      entry.report.checks.push_back({"encoding", CheckState::fail, decoded.error().message});
+      broken(name + ": encoding failed: " + decoded.error().message);
+      log.entries.push_back(std::move(entry));
+      continue;
+    }
+    if (!transition_from.emplace(decoded->old_digest, std::pair(name, std::move(bytes.value()))).second) {
+      broken(name + ": a second transition out of membership " + hex(decoded->old_digest).substr(0, 16) +
+             "...: a membership may change only once per epoch");
+    }
+  }
+  Membership current = membership;
+  std::map<Digest, Membership> known{{membership.digest, membership}};
+  // Follows transitions out of `current` until it has digest `wanted` or no transition applies.
+  auto advance_to = [&](const Digest& wanted) {
+    while (current.digest != wanted) {
+      auto it = transition_from.find(current.digest);
+      if (it == transition_from.end()) return;
+      LogEntry entry{it->second.first, verify_membership_transition(it->second.second, current)};
+      const bool good = entry.report.ok();
+      if (const Check* f = entry.report.first_failure()) broken(entry.file + ": " + f->name + " failed: " + f->detail);
+      log.entries.push_back(std::move(entry));
+      auto t = cc::decode_membership_transition(it->second.second);
+      transition_from.erase(it);
+      if (!good || !t) return;
+      Membership next;
+      next.record = t->next;
+      auto canonical = cc::encode_membership(next.record);
+      if (!canonical) return;
+      next.canonical = std::move(canonical.value());
+      next.digest = blake2b(next.canonical);
+      current = next;
+      known.emplace(current.digest, current);
+    }
+  };
   std::optional<std::pair<std::uint64_t, Digest>> previous;  // (sequence, hash)
   std::string previous_name;
   for (const auto& name : certs) {
@@ -389,7 +435,8 @@ Result<LogReport> verify_log(const std::filesystem::path& dir, const Membership&
     if (!bytes) {
       entry.report.checks.push_back({"encoding", CheckState::fail, bytes.error().message});
     } else {
-      entry.report = verify_certificate(*bytes, membership, options);
+      if (auto c = cc::decode_certificate(*bytes)) advance_to(c->membership_digest);
+      entry.report = verify_certificate(*bytes, current, options);
     }
     if (const Check* f = entry.report.first_failure()) broken(name + ": " + f->name + " failed: " + f->detail);
     if (entry.report.certificate) {
@@ -420,10 +467,23 @@ Result<LogReport> verify_log(const std::filesystem::path& dir, const Membership&
     if (!bytes) {
       entry.report.checks.push_back({"encoding", CheckState::fail, bytes.error().message});
     } else {
-      entry.report = verify_equivocation(*bytes, membership);
+      auto e = cc::decode_equivocation(*bytes);
+      auto it = e ? known.find(e->membership_digest) : known.end();
+      entry.report = verify_equivocation(*bytes, it != known.end() ? it->second : membership);
     }
     if (const Check* f = entry.report.first_failure()) broken(name + ": " + f->name + " failed: " + f->detail);
     log.entries.push_back(std::move(entry));
+  }
+  // Transitions after the last certificate are checked too; any left over start from a membership
+  // this log never reached.
+  while (transition_from.contains(current.digest)) {
+    const Digest before = current.digest;
+    advance_to(Digest{});
+    if (current.digest == before) break;
+  }
+  for (const auto& [old_digest, file] : transition_from) {
+    broken(file.first + ": it leaves membership " + hex(old_digest).substr(0, 16) +
+           "..., which this log never reached from the given membership");
   }
   return log;
 }

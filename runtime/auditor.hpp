@@ -55,7 +55,9 @@ struct LogEntry {
   Report report;
 };
 struct LogReport {
-  std::vector<LogEntry> entries;      // *.cert in name order, then *.equivocation
+  // *.cert in name order, each *.transition just before the first certificate that needs it,
+  // then *.equivocation (each checked under the membership its digest names).
+  std::vector<LogEntry> entries;
   std::optional<std::string> broken;  // the first broken link or failed entry, in words
   [[nodiscard]] bool ok() const { return !broken.has_value(); }
 };

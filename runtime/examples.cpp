@@ -126,6 +126,24 @@ std::string spec_vectors(const Examples& ex) {
           << wrapped_hex(f.bytes) << "```\n";
     }
   }
+  // A membership transition: the example head replaces delta (the Byzantine worker) with echo
+  // (seed 5) at epoch 2, signed by the epoch-1 head key.
+  const Keypair head = keypair_from_seed(ex.head_seed);
+  std::vector<cc::MemberKey> next_workers;
+  for (const auto& w : ex.membership.record.workers) {
+    if (w.id != "delta") next_workers.push_back(w);
+  }
+  next_workers.push_back({"echo", keypair_from_seed(fill(5)).public_key});
+  auto next = make_membership_record(ex.membership.record.cluster_id, ex.membership.record.epoch + 1,
+                                     ex.membership.record.f, head.public_key, std::move(next_workers));
+  if (next) {
+    auto transition = make_membership_transition(ex.membership, *next, head);
+    if (transition) {
+      out << "\n### Membership transition, epoch 1 to 2: delta replaced by echo (" << transition->size()
+          << " bytes; new membership digest " << hex(next->digest) << ")\n\n```hex\n"
+          << wrapped_hex(*transition) << "```\n";
+    }
+  }
   return out.str();
 }
 

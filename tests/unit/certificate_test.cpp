@@ -456,6 +456,65 @@ TEST(Certificate, LogVerifyFindsRemovedReorderedAndAlteredCertificates) {
   EXPECT_NE(log->broken->find("000002.cert: "), std::string::npos) << *log->broken;
 }
 
+TEST(Certificate, LogVerifyFollowsSignedMembershipEpochs) {
+  // Certificates 1-5 under epoch 1, then the head replaces delta with echo (epoch 2) and certificate 6
+  // continues the chain under the new membership. The auditor starts from epoch 1's file alone.
+  TempDir dir;
+  const Membership& m = examples().membership;
+  const Keypair head = keypair_from_seed(examples().head_seed);
+  auto write = [](const fs::path& path, const Bytes& b) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
+                                                static_cast<std::streamsize>(b.size()));
+  };
+  for (const auto& f : examples().log) write(dir.path / f.name, f.bytes);
+  Seed echo_seed{};
+  echo_seed.fill(5);
+  std::vector<Keypair> keys;
+  for (std::size_t i = 0; i < 3; ++i) keys.push_back(keypair_from_seed(examples().worker_seeds[i]));
+  keys.push_back(keypair_from_seed(echo_seed));
+  std::vector<cc::MemberKey> workers(m.record.workers.begin(), m.record.workers.end() - 1);
+  workers.push_back({"echo", keys.back().public_key});
+  const Membership next = make_membership_record("example", 2, 1, head.public_key, workers).value();
+  write(dir.path / "000006.transition", make_membership_transition(m, next, head).value());
+
+  ProduceRequest req;
+  req.membership = &next;
+  req.worker_keys = keys;
+  req.head_key = head;
+  req.query = {'q', '6'};
+  req.agreement = cc::AgreementRule::numeric;
+  req.rule = core::fusion::RuleId::median;
+  req.rounds = {{4, {{0, cc::i64_bytes(7'000'000)}, {1, cc::i64_bytes(7'000'000)}, {3, cc::i64_bytes(7'000'000)}}}};
+  req.sequence = 6;
+  req.previous_hash = blake2b(file_bytes("000005.cert"));
+  const Produced p = produce_certificate(req).value();
+  write(dir.path / "000006.cert", p.bytes);
+
+  auto log = verify_log(dir.path, m);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_TRUE(log->ok()) << *log->broken;
+  EXPECT_EQ(log->entries.size(), 8u);  // 6 certificates, the transition, the equivocation record
+
+  // Without the transition, certificate 6 names a membership the auditor was never shown.
+  fs::rename(dir.path / "000006.transition", dir.path / "hidden");
+  log = verify_log(dir.path, m);
+  ASSERT_FALSE(log->ok());
+  EXPECT_NE(log->broken->find("000006.cert: membership"), std::string::npos) << *log->broken;
+
+  // A transition signed by a key that is not epoch 1's head is refused, and so is what follows it.
+  Seed rogue_seed{};
+  rogue_seed.fill(0x66);
+  const Keypair rogue = keypair_from_seed(rogue_seed);
+  Membership rogue_from = m;
+  rogue_from.record.head_key = rogue.public_key;  // only to get make_membership_transition to sign
+  auto forged = make_membership_transition(rogue_from, next, rogue).value();
+  std::copy(m.digest.begin(), m.digest.end(), forged.begin() + 6);  // claim to leave the real epoch 1
+  write(dir.path / "000006.transition", forged);
+  log = verify_log(dir.path, m);
+  ASSERT_FALSE(log->ok());
+  EXPECT_NE(log->broken->find("000006.transition: head-signature failed"), std::string::npos) << *log->broken;
+}
+
 // ---- task checks ----
 
 TEST(Certificate, TaskChecksRoundTripAndAreCarriedByTheExample) {
