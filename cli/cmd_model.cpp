@@ -1,0 +1,282 @@
+// butterfly model info / generate: Butterfly's own CPU model runtime (model/) from the command
+// line. generate streams text as tokens come and reports prefill and decode speed.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "cli/cli.hpp"
+#include "model/gguf.hpp"
+#include "model/llama.hpp"
+#include "model/model_paths.hpp"
+#include "model/sampler.hpp"
+#include "model/tokenizer.hpp"
+
+namespace bf::cli {
+namespace {
+
+namespace fs = std::filesystem;
+namespace bm = model;
+
+constexpr std::size_t max_tokens_max = 1U << 16;
+
+[[noreturn]] void input_error(const std::string& command, const std::string& message) {
+  std::cerr << "butterfly " << command << ": " << message << "\n";
+  throw Exit{exit_usage};
+}
+
+// The checkout this binary was built from: the nearest ancestor of the executable holding
+// models/MANIFEST (build/bin/butterfly -> the source root).
+std::optional<fs::path> source_tree() {
+  std::error_code ec;
+  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int up = 0; up < 4 && !ec && !dir.empty(); ++up, dir = dir.parent_path()) {
+    if (fs::is_regular_file(dir / "models" / "MANIFEST", ec)) return dir;
+  }
+  return std::nullopt;
+}
+
+fs::path resolve_model(const std::string& command, const std::string& spec) {
+  if (spec == "builtin:smollm2") {
+    const auto root = source_tree();
+    if (auto p = bm::smollm2_path(root.value_or(fs::current_path()))) return *p;
+    input_error(command, "builtin:smollm2 is not downloaded (no models/SmolLM2-135M-Instruct*.gguf" +
+                             std::string(std::getenv("BUTTERFLY_MODELS") ? " in $BUTTERFLY_MODELS" : "") +
+                             "); run scripts/fetch-model, or give --model FILE.gguf");
+  }
+  if (spec.starts_with("builtin:")) input_error(command, "unknown model '" + spec + "'; the built-in model is builtin:smollm2");
+  return spec;
+}
+
+std::string human_bytes(std::uint64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(n) / (1024.0 * 1024.0));
+  return buf;
+}
+
+int run_model_info(const std::string& spec, bool json) {
+  const std::string cmd = "model info";
+  const fs::path path = resolve_model(cmd, spec);
+  auto file = bm::GgufFile::open(path);
+  if (!file) input_error(cmd, file.error().message);
+  auto shared = std::make_shared<const bm::GgufFile>(std::move(file.value()));
+  const bm::GgufFile& f = *shared;
+  std::map<std::string, std::size_t> types;
+  std::uint64_t tensor_bytes = 0;
+  for (const auto& t : f.tensors()) {
+    ++types[std::string(bm::ggml_type_name(t.type))];
+    tensor_bytes += t.data.size();
+  }
+  auto model = bm::Model::from_gguf(shared);
+  auto tokenizer = bm::tokenizer_data_from_gguf(f);
+  nlohmann::json j;
+  j["file"] = path.string();
+  j["file_bytes"] = f.file_bytes();
+  j["gguf_version"] = f.version();
+  j["name"] = std::string(f.get_string("general.name").value_or(""));
+  j["architecture"] = std::string(f.get_string("general.architecture").value_or("unknown"));
+  j["tensors"] = f.tensors().size();
+  j["tensor_bytes"] = tensor_bytes;
+  j["tensor_types"] = types;
+  if (model) {
+    const auto& c = model->config();
+    j["parameters"] = model->parameter_count();
+    j["config"] = {{"dim", c.dim},         {"hidden", c.hidden},         {"layers", c.layers},
+                   {"heads", c.heads},     {"kv_heads", c.kv_heads},     {"head_dim", c.head_dim},
+                   {"vocab", c.vocab},     {"context", c.context},       {"rope_theta", c.rope_theta},
+                   {"rms_eps", c.rms_eps}, {"tied_output", c.tied_output}};
+  } else {
+    j["runnable"] = model.error().message;
+  }
+  if (tokenizer) {
+    j["tokenizer"] = {{"model", tokenizer->model},
+                      {"pre", tokenizer->pre},
+                      {"vocab", tokenizer->tokens.size()},
+                      {"bos", tokenizer->bos},
+                      {"eos", tokenizer->eos},
+                      {"chat_template", !tokenizer->chat_template.empty()}};
+  } else {
+    j["tokenizer"] = {{"error", tokenizer.error().message}};
+  }
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return exit_ok;
+  }
+  std::cout << "Model " << path.string() << " (" << human_bytes(f.file_bytes()) << ", GGUF v" << f.version() << ")\n"
+            << "  name: " << j["name"].get<std::string>() << "\n"
+            << "  architecture: " << j["architecture"].get<std::string>() << "\n";
+  if (model) {
+    const auto& c = model->config();
+    std::cout << "  parameters: " << model->parameter_count() << "\n"
+              << "  layers " << c.layers << ", dim " << c.dim << ", feed-forward " << c.hidden << ", heads " << c.heads
+              << " (kv " << c.kv_heads << ", head size " << c.head_dim << "), vocab " << c.vocab << "\n"
+              << "  context: " << c.context << " tokens; RoPE base " << c.rope_theta << "; RMS eps " << c.rms_eps
+              << "; output head " << (c.tied_output ? "tied to the token embedding" : "separate") << "\n";
+  } else {
+    std::cout << "  not runnable here: " << model.error().message << "\n";
+  }
+  std::cout << "  tensors: " << f.tensors().size() << " (" << human_bytes(tensor_bytes) << "):";
+  for (const auto& [name, n] : types) std::cout << " " << name << " x" << n;
+  std::cout << "\n";
+  if (tokenizer) {
+    std::cout << "  tokenizer: " << tokenizer->model << " (pre-tokenizer " << (tokenizer->pre.empty() ? "default" : tokenizer->pre)
+              << "), " << tokenizer->tokens.size() << " tokens; chat template "
+              << (tokenizer->chat_template.empty() ? "absent" : "present (" + bm::chat_template_family(*tokenizer) + ")") << "\n";
+  } else {
+    std::cout << "  tokenizer: none usable (" << tokenizer.error().message << ")\n";
+  }
+  return exit_ok;
+}
+
+struct GenerateOptions {
+  std::string model = "builtin:smollm2";
+  std::string prompt;
+  std::size_t max_tokens = 128;
+  float temperature = 0.0F;
+  std::size_t top_k = 0;
+  float top_p = 1.0F;
+  std::uint64_t seed = 0;
+  std::size_t threads = 0;
+  bool raw = false;
+  bool json = false;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+int run_generate(const GenerateOptions& opt) {
+  const std::string cmd = "generate";
+  const bm::SamplerConfig sampling{opt.temperature, opt.top_k, opt.top_p, opt.seed};
+  if (auto s = bm::validate(sampling); !s) input_error(cmd, s.error().message);
+  if (opt.max_tokens == 0 || opt.max_tokens > max_tokens_max) {
+    input_error(cmd, "--max-tokens must be in 1.." + std::to_string(max_tokens_max));
+  }
+  if (opt.threads > bm::threads_max) input_error(cmd, "--threads must be at most " + std::to_string(bm::threads_max));
+  const fs::path path = resolve_model(cmd, opt.model);
+  const auto load_start = std::chrono::steady_clock::now();
+  auto file = bm::GgufFile::open(path);
+  if (!file) input_error(cmd, file.error().message);
+  auto shared = std::make_shared<const bm::GgufFile>(std::move(file.value()));
+  auto model = bm::Model::from_gguf(shared);
+  if (!model) input_error(cmd, model.error().message);
+  auto data = bm::tokenizer_data_from_gguf(*shared);
+  if (!data) input_error(cmd, data.error().message);
+  const bool chat = !opt.raw && !data->chat_template.empty();
+  std::string text = opt.prompt;
+  if (chat) {
+    const bm::ChatMessage messages[] = {{"user", opt.prompt}};
+    text = bm::apply_chat_template(*data, messages, true);
+  }
+  auto tokenizer = bm::Tokenizer::create(std::move(data.value()));
+  if (!tokenizer) input_error(cmd, tokenizer.error().message);
+  auto prompt_ids = tokenizer->encode_checked(text, true, chat);
+  if (!prompt_ids) input_error(cmd, prompt_ids.error().message);
+  if (prompt_ids->empty()) input_error(cmd, "the prompt is empty after tokenization; give some text");
+  const auto& config = model->config();
+  if (prompt_ids->size() + opt.max_tokens > config.context) {
+    input_error(cmd, "prompt (" + std::to_string(prompt_ids->size()) + " tokens) plus --max-tokens " +
+                         std::to_string(opt.max_tokens) + " exceeds the model's context of " +
+                         std::to_string(config.context));
+  }
+  bm::ThreadPool pool(opt.threads);
+  bm::Session session(*model, pool, prompt_ids->size() + opt.max_tokens);
+  bm::Sampler sampler(sampling);
+  const double load_s = seconds_since(load_start);
+
+  const auto prefill_start = std::chrono::steady_clock::now();
+  auto logits = session.forward(*prompt_ids);
+  if (!logits) input_error(cmd, logits.error().message);
+  const double prefill_s = seconds_since(prefill_start);
+  std::vector<std::int32_t> generated;
+  std::string output;
+  bool stopped = false;
+  const auto decode_start = std::chrono::steady_clock::now();
+  while (generated.size() < opt.max_tokens) {
+    const std::int32_t token = sampler.sample(*logits);
+    generated.push_back(token);
+    if (tokenizer->is_end_of_generation(token)) {
+      stopped = true;
+      break;
+    }
+    const std::string piece = tokenizer->token_piece(token);
+    output += piece;
+    if (!opt.json) std::cout << piece << std::flush;
+    if (generated.size() == opt.max_tokens) break;
+    logits = session.forward(std::span<const std::int32_t>(&token, 1));
+    if (!logits) input_error(cmd, logits.error().message);
+  }
+  const double decode_s = seconds_since(decode_start);
+  // The first sampled token needs no forward pass of its own; each later one needs one.
+  const std::size_t decoded = generated.empty() ? 0 : generated.size() - 1;
+  const double prefill_tps = static_cast<double>(prompt_ids->size()) / prefill_s;
+  const double decode_tps = decoded == 0 ? 0.0 : static_cast<double>(decoded) / decode_s;
+  if (opt.json) {
+    nlohmann::json j{{"model", path.string()},
+                     {"prompt_tokens", *prompt_ids},
+                     {"chat_template", chat},
+                     {"text", output},
+                     {"tokens", generated},
+                     {"stop", stopped ? "end_of_generation" : "max_tokens"},
+                     {"threads", pool.size()},
+                     {"kernels", std::string(bm::isa_name(bm::best_isa()))},
+                     {"timings", {{"load_s", load_s},
+                                  {"prefill_s", prefill_s},
+                                  {"prefill_tokens_per_s", prefill_tps},
+                                  {"decode_s", decode_s},
+                                  {"decode_tokens_per_s", decode_tps}}}};
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << std::endl;  // flush the streamed text before the timings on stderr
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "prefill: %zu tokens in %.3f s (%.1f tokens/s); decode: %zu tokens in %.3f s (%.1f tokens/s); "
+                  "%zu threads, %s kernels; load %.3f s\n",
+                  prompt_ids->size(), prefill_s, prefill_tps, decoded, decode_s, decode_tps, pool.size(),
+                  std::string(bm::isa_name(bm::best_isa())).c_str(), load_s);
+    std::cerr << line;
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  CLI::App* m = app.add_subcommand("model", "Inspect model files (GGUF)");
+  m->require_subcommand(1);
+  {
+    auto file = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
+    CLI::App* info = m->add_subcommand("info", "Architecture, size, quantization, context, tokenizer and chat template of a GGUF model");
+    info->add_option("FILE", *file, "A .gguf file, or builtin:smollm2")->required();
+    info->add_flag("--json", *json, "Machine-readable output");
+    info->footer("Examples:\n  butterfly model info builtin:smollm2\n  butterfly model info models/SmolLM2-135M-Instruct.Q4_1.gguf --json");
+    info->callback([=] { action() = [=] { return run_model_info(*file, *json); }; });
+  }
+  auto opt = std::make_shared<GenerateOptions>();
+  CLI::App* g = app.add_subcommand("generate", "Generate text with a GGUF model on the CPU, streaming it as it comes");
+  g->add_option("PROMPT", opt->prompt, "The prompt (a user message when the model has a chat template)")->required();
+  g->add_option("--model", opt->model, "A .gguf file or builtin:smollm2 (default)");
+  g->add_option("--max-tokens", opt->max_tokens, "Most tokens to generate (default 128)");
+  g->add_option("--temperature", opt->temperature, "0 = greedy (default); higher is more random");
+  g->add_option("--top-k", opt->top_k, "Sample only from the K most likely tokens (0 = off)");
+  g->add_option("--top-p", opt->top_p, "Sample only from the smallest set with this much probability (1 = off)");
+  g->add_option("--seed", opt->seed, "Random seed for sampling (default 0); same seed, same text");
+  g->add_option("--threads", opt->threads, "Worker threads (default: all hardware threads)");
+  g->add_flag("--raw", opt->raw, "Do not wrap the prompt in the model's chat template");
+  g->add_flag("--json", opt->json, "One JSON object with text, token ids and timings instead of streaming");
+  g->footer(
+      "Prefill and decode speed go to stderr.\n"
+      "Examples:\n"
+      "  butterfly generate \"What is the capital of France?\"\n"
+      "  butterfly generate --model models/SmolLM2-135M-Instruct.Q4_1.gguf --max-tokens 64 \\\n"
+      "      --temperature 0.7 --top-p 0.9 --seed 7 \"Write a haiku about rivers.\"\n"
+      "  butterfly generate --raw --json \"Once upon a time\"");
+  g->callback([=] { action() = [=] { return run_generate(*opt); }; });
+}
+
+}  // namespace bf::cli

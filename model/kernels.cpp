@@ -1,0 +1,566 @@
+#include "model/kernels.hpp"
+
+#include <cpuid.h>
+#include <immintrin.h>
+
+#include <cassert>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace bf::model {
+namespace {
+
+// ggml block layouts (bytes): Q4_0 = f16 d, 16 nibble bytes; Q4_1 = f16 d, f16 m, 16 nibble bytes;
+// Q8_0 = f16 d, 32 int8. Byte j of a nibble block holds element j (low) and j + 16 (high).
+constexpr std::size_t q4_0_bytes = 18;
+constexpr std::size_t q4_1_bytes = 20;
+constexpr std::size_t q8_0_bytes = 34;
+
+std::uint16_t load_u16(const std::uint8_t* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+float load_f32(const std::uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// ---- scalar references ----
+
+void quantize_q8_scalar(const float* x, BlockQ8* out, std::size_t blocks) {
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * q_block;
+    float amax = 0.0F;
+    for (std::size_t i = 0; i < q_block; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0F;
+    const float id = d != 0.0F ? 127.0F / amax : 0.0F;
+    int sum = 0;
+    for (std::size_t i = 0; i < q_block; ++i) {
+      // nearbyint rounds half to even, as the AVX2 path's _mm256_round_ps does.
+      const auto q = static_cast<std::int8_t>(std::nearbyint(xb[i] * id));
+      out[b].qs[i] = q;
+      sum += q;
+    }
+    out[b].d = d;
+    out[b].s = d * static_cast<float>(sum);
+  }
+}
+
+int nibble_dot(const std::uint8_t* qs, const std::int8_t* a) {
+  int sum = 0;
+  for (std::size_t j = 0; j < 16; ++j) {
+    sum += (qs[j] & 0x0F) * a[j];
+    sum += (qs[j] >> 4) * a[j + 16];
+  }
+  return sum;
+}
+
+float dot_q4_0_scalar(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  float acc = 0.0F;
+  for (std::size_t b = 0; b < blocks; ++b, w += q4_0_bytes) {
+    const float d = f16_to_f32(load_u16(w));
+    // sum((q - 8) * a) = sum(q * a) - 8 * sum(a)
+    acc += d * a[b].d * static_cast<float>(nibble_dot(w + 2, a[b].qs)) - 8.0F * d * a[b].s;
+  }
+  return acc;
+}
+
+float dot_q4_1_scalar(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  float acc = 0.0F;
+  for (std::size_t b = 0; b < blocks; ++b, w += q4_1_bytes) {
+    const float d = f16_to_f32(load_u16(w));
+    const float m = f16_to_f32(load_u16(w + 2));
+    acc += d * a[b].d * static_cast<float>(nibble_dot(w + 4, a[b].qs)) + m * a[b].s;
+  }
+  return acc;
+}
+
+float dot_q8_0_scalar(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  float acc = 0.0F;
+  for (std::size_t b = 0; b < blocks; ++b, w += q8_0_bytes) {
+    const float d = f16_to_f32(load_u16(w));
+    int sum = 0;
+    for (std::size_t j = 0; j < q_block; ++j) sum += static_cast<std::int8_t>(w[2 + j]) * a[b].qs[j];
+    acc += d * a[b].d * static_cast<float>(sum);
+  }
+  return acc;
+}
+
+void axpy_f32_scalar(float a, const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+template <float (*Dot)(const std::uint8_t*, const BlockQ8*, std::size_t)>
+void gemv_scalar(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, float* y,
+                 std::size_t y_stride) {
+  for (std::size_t t = 0; t < n; ++t) y[t * y_stride] = Dot(w, a + t * blocks, blocks);
+}
+
+float dot_f32_scalar(const std::uint8_t* w, const float* x, std::size_t n) {
+  float acc = 0.0F;
+  for (std::size_t i = 0; i < n; ++i) acc += load_f32(w + 4 * i) * x[i];
+  return acc;
+}
+
+float dot_f16_scalar(const std::uint8_t* w, const float* x, std::size_t n) {
+  float acc = 0.0F;
+  for (std::size_t i = 0; i < n; ++i) acc += f16_to_f32(load_u16(w + 2 * i)) * x[i];
+  return acc;
+}
+
+float dot_bf16_scalar(const std::uint8_t* w, const float* x, std::size_t n) {
+  float acc = 0.0F;
+  for (std::size_t i = 0; i < n; ++i) acc += bf16_to_f32(load_u16(w + 2 * i)) * x[i];
+  return acc;
+}
+
+// ---- AVX2 + FMA + F16C ----
+#define BF_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+BF_AVX2 float hsum(__m256 v) {
+  const __m128 lo = _mm256_castps256_ps128(v);
+  const __m128 hi = _mm256_extractf128_ps(v, 1);
+  __m128 s = _mm_add_ps(lo, hi);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+BF_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, std::size_t blocks) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0F);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * q_block;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[i]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float a = _mm_cvtss_f32(m);
+    const float d = a / 127.0F;
+    const float id = d != 0.0F ? 127.0F / a : 0.0F;
+    const __m256 idv = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], idv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      q[i] = _mm256_cvtps_epi32(r);
+    }
+    // int32 -> int8 with packs, then undo the lane interleaving packs introduces.
+    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+    __m256i p = _mm256_packs_epi16(p01, p23);
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), p);
+    const __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    s = _mm_hadd_epi32(s, s);
+    s = _mm_hadd_epi32(s, s);
+    out[b].d = d;
+    out[b].s = d * static_cast<float>(_mm_cvtsi128_si32(s));
+  }
+}
+
+// 16 nibble bytes -> 32 unsigned bytes in element order (low nibbles, then high nibbles).
+BF_AVX2 __m256i unpack_nibbles(const std::uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// 8 int32 partial sums of unsigned(u) * signed(s) over 32 bytes.
+BF_AVX2 __m256i dot_u8_i8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+BF_AVX2 float dot_q4_0_avx2(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0F;
+  for (std::size_t b = 0; b < blocks; ++b, w += q4_0_bytes) {
+    const float d = _cvtsh_ss(load_u16(w));
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256 p = _mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(w + 2), av));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[b].d), p, acc);
+    offset += 8.0F * d * a[b].s;
+  }
+  return hsum(acc) - offset;
+}
+
+BF_AVX2 float dot_q4_1_avx2(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0F;
+  for (std::size_t b = 0; b < blocks; ++b, w += q4_1_bytes) {
+    const float d = _cvtsh_ss(load_u16(w));
+    const float m = _cvtsh_ss(load_u16(w + 2));
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256 p = _mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(w + 4), av));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[b].d), p, acc);
+    offset += m * a[b].s;
+  }
+  return hsum(acc) + offset;
+}
+
+BF_AVX2 float dot_q8_0_avx2(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < blocks; ++b, w += q8_0_bytes) {
+    const float d = _cvtsh_ss(load_u16(w));
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    // signed x signed via |w| x (a * sign(w)); a never holds -128, so no overflow.
+    const __m256 p = _mm256_cvtepi32_ps(dot_u8_i8(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[b].d), p, acc);
+  }
+  return hsum(acc);
+}
+
+// One weight row against T activation rows: each weight block is loaded and unpacked once.
+// DOT is the u8 x i8 -> 8 x i32 product (maddubs + madd on AVX2, vpdpbusd with VNNI).
+#define BF_DEFINE_GEMV(SUFFIX, ATTR, DOT)                                                              \
+  template <int T>                                                                                   \
+  ATTR void tile_q4_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, bool has_min, \
+                             float* y, std::size_t y_stride) {                                       \
+    __m256 acc[T];                                                                                   \
+    float offset[T];                                                                                 \
+    for (int t = 0; t < T; ++t) {                                                                    \
+      acc[t] = _mm256_setzero_ps();                                                                  \
+      offset[t] = 0.0F;                                                                              \
+    }                                                                                                \
+    const std::size_t stride = has_min ? q4_1_bytes : q4_0_bytes;                                   \
+    for (std::size_t b = 0; b < blocks; ++b, w += stride) {                                         \
+      const float d = _cvtsh_ss(load_u16(w));                                                        \
+      /* Q4_1: value = d q + m; Q4_0: value = d q - 8 d, so the offset is m = -8 d. */              \
+      const float m = has_min ? _cvtsh_ss(load_u16(w + 2)) : -8.0F * d;                              \
+      const __m256i wq = unpack_nibbles(w + (has_min ? 4 : 2));                                      \
+      for (int t = 0; t < T; ++t) {                                                                  \
+        const BlockQ8& ab = a[static_cast<std::size_t>(t) * blocks + b];                             \
+        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs));             \
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab.d), _mm256_cvtepi32_ps(DOT(wq, av)), acc[t]); \
+        offset[t] += m * ab.s;                                                                       \
+      }                                                                                              \
+    }                                                                                                \
+    for (int t = 0; t < T; ++t) y[static_cast<std::size_t>(t) * y_stride] = hsum(acc[t]) + offset[t]; \
+  }                                                                                                  \
+  template <int T>                                                                                   \
+  ATTR void tile_q8_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, float* y,   \
+                             std::size_t y_stride) {                                                 \
+    __m256 acc[T];                                                                                   \
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();                                        \
+    for (std::size_t b = 0; b < blocks; ++b, w += q8_0_bytes) {                                     \
+      const float d = _cvtsh_ss(load_u16(w));                                                        \
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));               \
+      const __m256i wabs = _mm256_sign_epi8(wv, wv);                                                 \
+      for (int t = 0; t < T; ++t) {                                                                  \
+        const BlockQ8& ab = a[static_cast<std::size_t>(t) * blocks + b];                             \
+        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs));             \
+        const __m256i p = DOT(wabs, _mm256_sign_epi8(av, wv));                                       \
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * ab.d), _mm256_cvtepi32_ps(p), acc[t]);         \
+      }                                                                                              \
+    }                                                                                                \
+    for (int t = 0; t < T; ++t) y[static_cast<std::size_t>(t) * y_stride] = hsum(acc[t]);           \
+  }                                                                                                  \
+  /* One activation row (decode): two accumulators over alternate blocks break the fma latency  \
+     chain, which otherwise bounds a row at 4 cycles per block. */                                 \
+  ATTR float row_q4_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, bool has_min) { \
+    __m256 acc0 = _mm256_setzero_ps();                                                               \
+    __m256 acc1 = _mm256_setzero_ps();                                                               \
+    float off0 = 0.0F;                                                                               \
+    float off1 = 0.0F;                                                                               \
+    const std::size_t stride = has_min ? q4_1_bytes : q4_0_bytes;                                   \
+    const std::size_t qs_at = has_min ? 4 : 2;                                                       \
+    std::size_t b = 0;                                                                               \
+    for (; b + 2 <= blocks; b += 2, w += 2 * stride) {                                              \
+      const float d0 = _cvtsh_ss(load_u16(w));                                                       \
+      const float d1 = _cvtsh_ss(load_u16(w + stride));                                              \
+      const float m0 = has_min ? _cvtsh_ss(load_u16(w + 2)) : -8.0F * d0;                            \
+      const float m1 = has_min ? _cvtsh_ss(load_u16(w + stride + 2)) : -8.0F * d1;                   \
+      const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));             \
+      const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + 1].qs));         \
+      const __m256i p0 = DOT(unpack_nibbles(w + qs_at), a0);                                         \
+      const __m256i p1 = DOT(unpack_nibbles(w + stride + qs_at), a1);                                \
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[b].d), _mm256_cvtepi32_ps(p0), acc0);           \
+      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);       \
+      off0 += m0 * a[b].s;                                                                           \
+      off1 += m1 * a[b + 1].s;                                                                       \
+    }                                                                                                \
+    float tail = 0.0F;                                                                               \
+    if (b < blocks) tile_q4_##SUFFIX<1>(w, a + b, 1, has_min, &tail, 1);                             \
+    return hsum(_mm256_add_ps(acc0, acc1)) + (off0 + off1) + tail;                                   \
+  }                                                                                                  \
+  ATTR float row_q8_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {         \
+    __m256 acc0 = _mm256_setzero_ps();                                                               \
+    __m256 acc1 = _mm256_setzero_ps();                                                               \
+    std::size_t b = 0;                                                                               \
+    for (; b + 2 <= blocks; b += 2, w += 2 * q8_0_bytes) {                                          \
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2));               \
+      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q8_0_bytes + 2));  \
+      const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));             \
+      const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + 1].qs));         \
+      const __m256i p0 = DOT(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(a0, w0));                   \
+      const __m256i p1 = DOT(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(a1, w1));                   \
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(load_u16(w)) * a[b].d), _mm256_cvtepi32_ps(p0), acc0); \
+      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(load_u16(w + q8_0_bytes)) * a[b + 1].d),     \
+                             _mm256_cvtepi32_ps(p1), acc1);                                          \
+    }                                                                                                \
+    float tail = 0.0F;                                                                               \
+    if (b < blocks) tile_q8_##SUFFIX<1>(w, a + b, 1, &tail, 1);                                      \
+    return hsum(_mm256_add_ps(acc0, acc1)) + tail;                                                   \
+  }                                                                                                  \
+  ATTR void gemv_q4_0_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, \
+                               float* y, std::size_t ys) {                                           \
+    std::size_t t = 0;                                                                               \
+    for (; t + 4 <= n; t += 4) tile_q4_##SUFFIX<4>(w, a + t * blocks, blocks, false, y + t * ys, ys); \
+    for (; t < n; ++t) y[t * ys] = row_q4_##SUFFIX(w, a + t * blocks, blocks, false);               \
+  }                                                                                                  \
+  ATTR void gemv_q4_1_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, \
+                               float* y, std::size_t ys) {                                           \
+    std::size_t t = 0;                                                                               \
+    for (; t + 4 <= n; t += 4) tile_q4_##SUFFIX<4>(w, a + t * blocks, blocks, true, y + t * ys, ys); \
+    for (; t < n; ++t) y[t * ys] = row_q4_##SUFFIX(w, a + t * blocks, blocks, true);                \
+  }                                                                                                  \
+  ATTR void gemv_q8_0_##SUFFIX(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, \
+                               float* y, std::size_t ys) {                                           \
+    std::size_t t = 0;                                                                               \
+    for (; t + 4 <= n; t += 4) tile_q8_##SUFFIX<4>(w, a + t * blocks, blocks, y + t * ys, ys);      \
+    for (; t < n; ++t) y[t * ys] = row_q8_##SUFFIX(w, a + t * blocks, blocks);                      \
+  }
+
+BF_DEFINE_GEMV(avx2, BF_AVX2, dot_u8_i8)
+
+#define BF_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+BF_VNNI __m256i dot_u8_i8_vnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+BF_DEFINE_GEMV(vnni, BF_VNNI, dot_u8_i8_vnni)
+#undef BF_DEFINE_GEMV
+
+BF_VNNI float dot_q4_0_vnni(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  float y;
+  tile_q4_vnni<1>(w, a, blocks, false, &y, 1);
+  return y;
+}
+BF_VNNI float dot_q4_1_vnni(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  float y;
+  tile_q4_vnni<1>(w, a, blocks, true, &y, 1);
+  return y;
+}
+BF_VNNI float dot_q8_0_vnni(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
+  float y;
+  tile_q8_vnni<1>(w, a, blocks, &y, 1);
+  return y;
+}
+
+BF_AVX2 float dot_f32_avx2(const std::uint8_t* w, const float* x, std::size_t n) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(w) + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(reinterpret_cast<const float*>(w) + i + 8),
+                           _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  float acc = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) acc += load_f32(w + 4 * i) * x[i];
+  return acc;
+}
+
+BF_AVX2 void axpy_f32_avx2(float a, const float* x, float* y, std::size_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+BF_AVX2 float dot_f16_avx2(const std::uint8_t* w, const float* x, std::size_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    acc = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), acc);
+  }
+  float s = hsum(acc);
+  for (; i < n; ++i) s += _cvtsh_ss(load_u16(w + 2 * i)) * x[i];
+  return s;
+}
+
+BF_AVX2 float dot_bf16_avx2(const std::uint8_t* w, const float* x, std::size_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
+    const __m256 wv = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    acc = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), acc);
+  }
+  float s = hsum(acc);
+  for (; i < n; ++i) s += bf16_to_f32(load_u16(w + 2 * i)) * x[i];
+  return s;
+}
+
+constexpr Kernels scalar_kernels{quantize_q8_scalar,
+                                 dot_q4_0_scalar,
+                                 dot_q4_1_scalar,
+                                 dot_q8_0_scalar,
+                                 gemv_scalar<dot_q4_0_scalar>,
+                                 gemv_scalar<dot_q4_1_scalar>,
+                                 gemv_scalar<dot_q8_0_scalar>,
+                                 dot_f32_scalar,
+                                 dot_f16_scalar,
+                                 dot_bf16_scalar,
+                                 axpy_f32_scalar};
+constexpr Kernels avx2_kernels{quantize_q8_avx2, dot_q4_0_avx2,    dot_q4_1_avx2,    dot_q8_0_avx2,
+                               gemv_q4_0_avx2,   gemv_q4_1_avx2,   gemv_q8_0_avx2,   dot_f32_avx2,
+                               dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2};
+// VNNI changes only the integer block product; quantization and the float paths stay AVX2.
+constexpr Kernels vnni_kernels{quantize_q8_avx2, dot_q4_0_vnni,    dot_q4_1_vnni,    dot_q8_0_vnni,
+                               gemv_q4_0_vnni,   gemv_q4_1_vnni,   gemv_q8_0_vnni,   dot_f32_avx2,
+                               dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2};
+
+}  // namespace
+
+// clang 14's __builtin_cpu_supports does not know "f16c"; CPUID leaf 1 ECX bit 29 says it.
+static bool has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::avx2: return "avx2+fma+f16c";
+    case Isa::avx512vnni: return "avx512-vnni";
+  }
+  return "unknown";
+}
+
+bool isa_available(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return true;
+    case Isa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+    case Isa::avx512vnni:
+      return isa_available(Isa::avx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
+}
+
+Isa best_isa() {
+  // BUTTERFLY_ISA=scalar|avx2 caps the choice (for comparing kernels on one machine).
+  static const Isa best = [] {
+    const char* cap = std::getenv("BUTTERFLY_ISA");
+    const std::string_view c = cap != nullptr ? cap : "";
+    if (c == "scalar") return Isa::scalar;
+    if (isa_available(Isa::avx512vnni) && c != "avx2") return Isa::avx512vnni;
+    return isa_available(Isa::avx2) ? Isa::avx2 : Isa::scalar;
+  }();
+  return best;
+}
+
+const Kernels& kernels_for(Isa isa) {
+  assert(isa_available(isa));
+  switch (isa) {
+    case Isa::avx512vnni: return vnni_kernels;
+    case Isa::avx2: return avx2_kernels;
+    case Isa::scalar: break;
+  }
+  return scalar_kernels;
+}
+
+const Kernels& kernels() {
+  static const Kernels& k = kernels_for(best_isa());
+  return k;
+}
+
+float f16_to_f32(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000U) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1FU;
+  std::uint32_t mant = h & 0x3FFU;
+  std::uint32_t bits = 0;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400U) == 0);
+      bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FFU) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7F800000U | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16_to_f32(std::uint16_t h) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+std::uint16_t f32_to_f16(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000U);
+  const std::uint32_t abs = x & 0x7FFFFFFFU;
+  if (abs >= 0x7F800000U) return static_cast<std::uint16_t>(sign | 0x7C00U | (abs > 0x7F800000U ? 0x200U : 0U));
+  if (abs >= 0x477FF000U) return static_cast<std::uint16_t>(sign | 0x7C00U);  // overflow to inf
+  if (abs < 0x38800000U) {  // subnormal or zero in half
+    const float magnitude = std::fabs(f) * 16777216.0F;  // 2^24: units of the smallest subnormal
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(std::nearbyint(magnitude)));
+  }
+  const std::uint32_t rounded = abs + 0xFFFU + ((abs >> 13) & 1U);  // round half to even
+  return static_cast<std::uint16_t>(sign | ((rounded - 0x38000000U) >> 13));
+}
+
+bool uses_q8_activations(GgmlType type) {
+  return type == GgmlType::q4_0 || type == GgmlType::q4_1 || type == GgmlType::q8_0;
+}
+
+void dequantize_row(GgmlType type, const std::uint8_t* row, std::size_t cols, float* out) {
+  switch (type) {
+    case GgmlType::f32:
+      std::memcpy(out, row, cols * 4);
+      return;
+    case GgmlType::f16:
+      for (std::size_t i = 0; i < cols; ++i) out[i] = f16_to_f32(load_u16(row + 2 * i));
+      return;
+    case GgmlType::bf16:
+      for (std::size_t i = 0; i < cols; ++i) out[i] = bf16_to_f32(load_u16(row + 2 * i));
+      return;
+    case GgmlType::q4_0:
+    case GgmlType::q4_1: {
+      const bool has_min = type == GgmlType::q4_1;
+      const std::size_t stride = has_min ? q4_1_bytes : q4_0_bytes;
+      for (std::size_t b = 0; b < cols / q_block; ++b, row += stride) {
+        const float d = f16_to_f32(load_u16(row));
+        const float m = has_min ? f16_to_f32(load_u16(row + 2)) : -8.0F * d;
+        const std::uint8_t* qs = row + (has_min ? 4 : 2);
+        for (std::size_t j = 0; j < 16; ++j) {
+          out[b * q_block + j] = static_cast<float>(qs[j] & 0x0F) * d + m;
+          out[b * q_block + j + 16] = static_cast<float>(qs[j] >> 4) * d + m;
+        }
+      }
+      return;
+    }
+    case GgmlType::q8_0:
+      for (std::size_t b = 0; b < cols / q_block; ++b, row += q8_0_bytes) {
+        const float d = f16_to_f32(load_u16(row));
+        for (std::size_t j = 0; j < q_block; ++j) {
+          out[b * q_block + j] = static_cast<float>(static_cast<std::int8_t>(row[2 + j])) * d;
+        }
+      }
+      return;
+  }
+}
+
+}  // namespace bf::model

@@ -1,0 +1,67 @@
+// Dot-product kernels for weight rows in their file type against one activation row.
+// Quantized weights (Q4_0, Q4_1, Q8_0) meet an activation row quantized once per matmul to Q8
+// blocks, so the inner loop is an integer dot product per 32-element block, as in ggml. Each kernel
+// has a portable scalar reference; AVX2 (+FMA, F16C) versions are chosen at run time, so the
+// binary still runs on machines without them (the build has no -march=native).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "model/gguf.hpp"
+
+namespace bf::model {
+
+inline constexpr std::size_t q_block = 32;  // elements per quantization block (all supported types)
+
+// An activation block: scale d, s = d * sum(qs) (lets Q4_1's offset and Q4_0's -8 fold into one
+// multiply per block), and 32 signed 8-bit values in [-127, 127].
+struct BlockQ8 {
+  float d;
+  float s;
+  std::int8_t qs[q_block];
+};
+
+// The instruction set a kernel table uses.
+enum class Isa : std::uint8_t { scalar, avx2, avx512vnni };
+std::string_view isa_name(Isa isa);
+bool isa_available(Isa isa);  // whether this CPU runs it
+Isa best_isa();               // the fastest available one
+
+// One table per ISA. `blocks` counts 32-element blocks; `n` counts elements.
+struct Kernels {
+  // out[b] = Q8 quantization of x[32b .. 32b+31]; bit-identical across ISAs.
+  void (*quantize_q8)(const float* x, BlockQ8* out, std::size_t blocks);
+  float (*dot_q4_0)(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks);
+  float (*dot_q4_1)(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks);
+  float (*dot_q8_0)(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks);
+  // y[t * y_stride] = dot(w, a + t * blocks) for t < n: one weight row against n activation rows,
+  // unpacking each weight block once for up to 4 rows (the prefill path).
+  void (*gemv_q4_0)(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, float* y,
+                    std::size_t y_stride);
+  void (*gemv_q4_1)(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, float* y,
+                    std::size_t y_stride);
+  void (*gemv_q8_0)(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, float* y,
+                    std::size_t y_stride);
+  float (*dot_f32)(const std::uint8_t* w, const float* x, std::size_t n);
+  float (*dot_f16)(const std::uint8_t* w, const float* x, std::size_t n);
+  float (*dot_bf16)(const std::uint8_t* w, const float* x, std::size_t n);
+  // y[i] += a * x[i] (attention's weighted sum of values)
+  void (*axpy_f32)(float a, const float* x, float* y, std::size_t n);
+};
+const Kernels& kernels_for(Isa isa);  // precondition: isa_available(isa)
+const Kernels& kernels();             // kernels_for(best_isa()), chosen once
+
+float f16_to_f32(std::uint16_t h);
+float bf16_to_f32(std::uint16_t h);
+std::uint16_t f32_to_f16(float f);  // round to nearest even; for tests and synthetic weights
+
+// True when a weight of this type is multiplied against Q8 activations.
+bool uses_q8_activations(GgmlType type);
+
+// Converts one row of `cols` elements stored as `type` to float (embedding lookup, tests).
+void dequantize_row(GgmlType type, const std::uint8_t* row, std::size_t cols, float* out);
+
+}  // namespace bf::model

@@ -1,0 +1,182 @@
+// Every SIMD kernel equals its scalar reference (within float rounding of the accumulation order),
+// the Q8 quantization is bit-identical across ISAs, and dequantize_row agrees with the dot kernels.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+#include "model/kernels.hpp"
+#include "model/sampler.hpp"
+#include "model/thread_pool.hpp"
+
+namespace bf::model {
+namespace {
+
+constexpr std::size_t cols = 8 * q_block;
+
+std::vector<float> random_floats(Rng& rng, std::size_t n, double scale) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>((rng.uniform() * 2.0 - 1.0) * scale);
+  return v;
+}
+
+std::vector<std::uint8_t> random_row(Rng& rng, GgmlType type) {
+  const auto traits = *ggml_type_traits(static_cast<std::uint32_t>(type));
+  std::vector<std::uint8_t> row(cols / traits.block_elements * traits.block_bytes);
+  for (auto& b : row) b = static_cast<std::uint8_t>(rng.next());
+  // Scales must be finite, sensible halves: overwrite the f16 fields of each block.
+  if (type == GgmlType::q4_0 || type == GgmlType::q4_1 || type == GgmlType::q8_0) {
+    for (std::size_t b = 0; b < row.size(); b += traits.block_bytes) {
+      const std::uint16_t d = f32_to_f16(static_cast<float>(rng.uniform() * 0.1));
+      const std::uint16_t m = f32_to_f16(static_cast<float>(rng.uniform() * 0.2 - 0.1));
+      std::memcpy(&row[b], &d, 2);
+      if (type == GgmlType::q4_1) std::memcpy(&row[b + 2], &m, 2);
+    }
+  } else if (type == GgmlType::f16 || type == GgmlType::bf16) {
+    for (std::size_t i = 0; i < cols; ++i) {
+      const float f = static_cast<float>(rng.uniform() * 2.0 - 1.0);
+      std::uint16_t h;
+      if (type == GgmlType::f16) {
+        h = f32_to_f16(f);
+      } else {
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        h = static_cast<std::uint16_t>(bits >> 16);
+      }
+      std::memcpy(&row[2 * i], &h, 2);
+    }
+  } else {
+    const auto f = random_floats(rng, cols, 1.0);
+    std::memcpy(row.data(), f.data(), row.size());
+  }
+  return row;
+}
+
+float dot(const Kernels& k, GgmlType type, const std::uint8_t* w, const float* x, const BlockQ8* a) {
+  switch (type) {
+    case GgmlType::q4_0: return k.dot_q4_0(w, a, cols / q_block);
+    case GgmlType::q4_1: return k.dot_q4_1(w, a, cols / q_block);
+    case GgmlType::q8_0: return k.dot_q8_0(w, a, cols / q_block);
+    case GgmlType::f32: return k.dot_f32(w, x, cols);
+    case GgmlType::f16: return k.dot_f16(w, x, cols);
+    case GgmlType::bf16: return k.dot_bf16(w, x, cols);
+  }
+  return 0.0F;
+}
+
+TEST(Kernels, QuantizeQ8IsBitIdenticalAcrossIsas) {
+  if (!isa_available(Isa::avx2)) GTEST_SKIP() << "no AVX2 on this CPU: only the scalar kernels run";
+  Rng rng(7);
+  for (int trial = 0; trial < 50; ++trial) {
+    auto x = random_floats(rng, cols, trial % 2 == 0 ? 1.0 : 1e3);
+    if (trial == 3) std::fill(x.begin(), x.begin() + q_block, 0.0F);  // an all-zero block
+    x[5] = 0.5F / 127.0F * static_cast<float>(trial);  // values near rounding ties
+    std::vector<BlockQ8> a(cols / q_block), b(cols / q_block);
+    kernels_for(Isa::scalar).quantize_q8(x.data(), a.data(), a.size());
+    kernels_for(Isa::avx2).quantize_q8(x.data(), b.data(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].d, b[i].d);
+      EXPECT_EQ(a[i].s, b[i].s);
+      EXPECT_EQ(0, std::memcmp(a[i].qs, b[i].qs, q_block)) << "trial " << trial << " block " << i;
+    }
+  }
+}
+
+TEST(Kernels, SimdDotEqualsScalarReferenceForEveryType) {
+  for (const Isa isa : {Isa::avx2, Isa::avx512vnni}) {
+    if (!isa_available(isa)) {
+      std::cout << "skipping " << isa_name(isa) << ": not on this CPU\n";
+      continue;
+    }
+    Rng rng(11);
+    for (const auto type : {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q8_0, GgmlType::f32, GgmlType::f16, GgmlType::bf16}) {
+      for (int trial = 0; trial < 20; ++trial) {
+        const auto row = random_row(rng, type);
+        const auto x = random_floats(rng, cols, 2.0);
+        std::vector<BlockQ8> a(cols / q_block);
+        kernels_for(Isa::scalar).quantize_q8(x.data(), a.data(), a.size());
+        const float ref = dot(kernels_for(Isa::scalar), type, row.data(), x.data(), a.data());
+        const float simd = dot(kernels_for(isa), type, row.data(), x.data(), a.data());
+        EXPECT_NEAR(simd, ref, 1e-5F * (1.0F + std::fabs(ref))) << isa_name(isa) << " " << ggml_type_name(type) << " trial " << trial;
+      }
+    }
+  }
+}
+
+// gemv (one weight row against n activation rows, tiled by 4) equals n scalar dot products, for n
+// covering whole tiles and remainders.
+TEST(Kernels, GemvEqualsScalarDotsForEveryIsa) {
+  Rng rng(17);
+  for (const Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512vnni}) {
+    if (!isa_available(isa)) continue;
+    const Kernels& k = kernels_for(isa);
+    for (const auto type : {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q8_0}) {
+      const auto gemv = type == GgmlType::q4_0 ? k.gemv_q4_0 : type == GgmlType::q4_1 ? k.gemv_q4_1 : k.gemv_q8_0;
+      const auto scalar_dot = type == GgmlType::q4_0   ? kernels_for(Isa::scalar).dot_q4_0
+                              : type == GgmlType::q4_1 ? kernels_for(Isa::scalar).dot_q4_1
+                                                       : kernels_for(Isa::scalar).dot_q8_0;
+      // blocks: an odd count exercises the single-row path's tail block.
+      for (const std::size_t n : {1U, 3U, 4U, 7U, 9U}) for (const std::size_t blocks : {7U, 8U}) {
+        const auto row = random_row(rng, type);  // 8 blocks; the first `blocks` are used
+        const auto x = random_floats(rng, n * blocks * q_block, 1.5);
+        std::vector<BlockQ8> a(n * blocks);
+        kernels_for(Isa::scalar).quantize_q8(x.data(), a.data(), a.size());
+        std::vector<float> y(n * 3, -1.0F);
+        gemv(row.data(), a.data(), blocks, n, y.data(), 3);
+        for (std::size_t t = 0; t < n; ++t) {
+          const float ref = scalar_dot(row.data(), a.data() + t * blocks, blocks);
+          EXPECT_NEAR(y[t * 3], ref, 1e-5F * (1.0F + std::fabs(ref))) << isa_name(isa) << " n " << n << " t " << t;
+          EXPECT_EQ(y[t * 3 + 1], -1.0F);  // the stride is respected
+        }
+      }
+    }
+  }
+}
+
+// The quantized dot product approximates the float dot product of the dequantized row: it is the
+// same weights, only the activations lose precision (8 bits per block).
+TEST(Kernels, QuantizedDotApproximatesDequantizedFloatDot) {
+  Rng rng(13);
+  for (const auto type : {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q8_0}) {
+    const auto row = random_row(rng, type);
+    const auto x = random_floats(rng, cols, 1.0);
+    std::vector<float> w(cols);
+    dequantize_row(type, row.data(), cols, w.data());
+    double exact = 0.0, magnitude = 0.0;
+    for (std::size_t i = 0; i < cols; ++i) {
+      exact += static_cast<double>(w[i]) * x[i];
+      magnitude += std::fabs(static_cast<double>(w[i]) * x[i]);
+    }
+    std::vector<BlockQ8> a(cols / q_block);
+    kernels().quantize_q8(x.data(), a.data(), a.size());
+    const float got = dot(kernels(), type, row.data(), x.data(), a.data());
+    EXPECT_NEAR(got, exact, 0.01 * magnitude) << ggml_type_name(type);
+  }
+}
+
+TEST(Kernels, HalfConversionRoundTrips) {
+  for (const float f : {0.0F, -0.0F, 1.0F, -2.5F, 65504.0F, 6.1035156e-05F, 5.9604645e-08F, 0.333251953125F}) {
+    EXPECT_EQ(f16_to_f32(f32_to_f16(f)), f) << f;
+  }
+  EXPECT_TRUE(std::isinf(f16_to_f32(f32_to_f16(1e6F))));
+  EXPECT_EQ(f16_to_f32(0x3C00), 1.0F);
+  EXPECT_EQ(f16_to_f32(0x0001), 5.9604645e-08F);
+}
+
+TEST(ThreadPool, CoversEveryTaskExactlyOnce) {
+  for (const std::size_t threads : {1U, 2U, 3U}) {
+    ThreadPool pool(threads);
+    for (const std::size_t tasks : {1U, 2U, 7U, 100U, 1000U}) {
+      std::vector<int> hits(tasks, 0);
+      pool.run(tasks, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) ++hits[i];
+      }, 4);
+      for (std::size_t i = 0; i < tasks; ++i) ASSERT_EQ(hits[i], 1) << threads << " " << tasks << " " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bf::model
