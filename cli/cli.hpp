@@ -29,6 +29,11 @@ void add_quorum_commands(CLI::App& app);
 void add_prove_command(CLI::App& app);
 void add_fuse_commands(CLI::App& app);
 void add_cert_commands(CLI::App& app);  // key, membership, cert, log
+void add_node_commands(CLI::App& app);  // worker, head
+void add_cluster_commands(CLI::App& app);  // cluster start/stop/status, query ask
+void add_gpu_commands(CLI::App& app);   // only in builds with CUDA (BUTTERFLY_HAVE_CUDA)
+void add_model_commands(CLI::App& app);  // model info, generate
+void add_sim_commands(CLI::App& app);    // sim run (deterministic simulator)
 
 // The chosen command's work. A command's parse callback only stores it; main runs it after the
 // whole command line (including --no-color and --screen-reader) has been read.

@@ -43,6 +43,13 @@ int main(int argc, char** argv) {
   add_prove_command(app);
   add_fuse_commands(app);
   add_cert_commands(app);
+  add_sim_commands(app);
+  add_node_commands(app);
+  add_cluster_commands(app);
+#ifdef BUTTERFLY_HAVE_CUDA
+  add_gpu_commands(app);
+#endif
+  add_model_commands(app);
 
   if (auto problem = check_command_line(app, argc, argv)) {
     std::cerr << "butterfly: " << *problem << "\n";

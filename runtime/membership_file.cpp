@@ -13,12 +13,44 @@ Error bad(const std::string& problem) {
 Result<Membership> finish(core::cert::MembershipRecord record) {
   auto canonical = core::cert::encode_membership(record);
   if (!canonical) return bad(canonical.error().message);
-  Membership m{std::move(record), std::move(canonical.value()), {}};
+  Membership m{std::move(record), std::move(canonical.value()), {}, {}};
   m.digest = blake2b(m.canonical);
+  m.addresses.assign(m.record.workers.size(), std::string{});
   return m;
 }
 
 }  // namespace
+
+core::Status check_address(std::string_view address) {
+  const auto colon = address.rfind(':');
+  if (address.empty() || address.size() > address_bytes_max || colon == std::string_view::npos || colon == 0) {
+    return bad("address '" + std::string(address) + "' must be host:port, e.g. 127.0.0.1:7001");
+  }
+  const auto port = address.substr(colon + 1);
+  std::uint32_t value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9' || value > 65535) {
+      return bad("address '" + std::string(address) + "' has a bad port; use 1..65535");
+    }
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (port.empty() || value == 0 || value > 65535) {
+    return bad("address '" + std::string(address) + "' has a bad port; use 1..65535");
+  }
+  return core::Ok{};
+}
+
+core::Status set_worker_address(Membership& m, std::string_view id, std::string_view address) {
+  if (auto ok = check_address(address); !ok) return ok.error();
+  m.addresses.resize(m.record.workers.size());
+  for (std::size_t i = 0; i < m.record.workers.size(); ++i) {
+    if (m.record.workers[i].id == id) {
+      m.addresses[i] = std::string(address);
+      return core::Ok{};
+    }
+  }
+  return bad("no worker '" + std::string(id) + "' to give the address " + std::string(address));
+}
 
 Result<Membership> make_membership_record(const std::string& cluster_id, std::uint64_t epoch,
                                           std::uint32_t f, const PublicKey& head_key,
@@ -47,7 +79,12 @@ Result<Membership> make_membership_record(const std::string& cluster_id, std::ui
 
 nlohmann::json membership_json(const Membership& m) {
   nlohmann::json workers = nlohmann::json::array();
-  for (const auto& w : m.record.workers) workers.push_back({{"id", w.id}, {"public_key", hex(w.key)}});
+  for (std::size_t i = 0; i < m.record.workers.size(); ++i) {
+    const auto& w = m.record.workers[i];
+    nlohmann::json entry = {{"id", w.id}, {"public_key", hex(w.key)}};
+    if (i < m.addresses.size() && !m.addresses[i].empty()) entry["address"] = m.addresses[i];
+    workers.push_back(std::move(entry));
+  }
   // ordered_json would keep field order; the reader accepts any order, so plain json is fine.
   return {{"format", "butterfly-membership"},
           {"version", core::cert::format_version},
@@ -104,10 +141,16 @@ Result<Membership> membership_from_json(const nlohmann::json& j) {
   if (!head) return bad(head.error().message);
   r.head_key = *head;
   if (j["workers"].size() > core::limits::workers_max) return bad("more than 64 workers");
+  std::vector<std::string> addresses;
   for (const auto& w : j["workers"]) {
-    if (!w.is_object() || w.size() != 2 || !w.contains("id") || !w.contains("public_key") ||
-        !w["id"].is_string() || !w["public_key"].is_string()) {
-      return bad("each worker must be {\"id\": string, \"public_key\": 64 hex digits}");
+    const bool has_address = w.is_object() && w.contains("address");
+    if (!w.is_object() || w.size() != (has_address ? 3u : 2u) || !w.contains("id") || !w.contains("public_key") ||
+        !w["id"].is_string() || !w["public_key"].is_string() || (has_address && !w["address"].is_string())) {
+      return bad("each worker must be {\"id\": string, \"public_key\": 64 hex digits, optional \"address\": \"host:port\"}");
+    }
+    addresses.push_back(has_address ? w["address"].get<std::string>() : std::string{});
+    if (has_address) {
+      if (auto ok = check_address(addresses.back()); !ok) return ok.error();
     }
     auto key = hex32(w["public_key"].get<std::string>(), "worker '" + w["id"].get<std::string>() + "' public_key");
     if (!key) return bad(key.error().message);
@@ -115,6 +158,8 @@ Result<Membership> membership_from_json(const nlohmann::json& j) {
   }
   auto m = finish(std::move(r));
   if (!m) return m;
+  // finish() checked the workers are in canonical order, so addresses keep their positions.
+  m.value().addresses = std::move(addresses);
   if (hex(m->digest) != j["digest"].get<std::string>()) {
     return bad("'digest' " + j["digest"].get<std::string>() + " differs from the recomputed digest " +
                hex(m->digest) + "; the file was edited or damaged");

@@ -18,7 +18,18 @@ struct Membership {
   core::cert::MembershipRecord record;
   Bytes canonical;  // encode_membership(record)
   Digest digest{};  // blake2b(canonical)
+  // Optional "host:port" per worker (index = position), "" when absent. Deployment detail, not
+  // part of the canonical encoding or the digest: authentication is by key, never by address.
+  std::vector<std::string> addresses;
 };
+
+inline constexpr std::size_t address_bytes_max = 255;
+
+// Sets worker `id`'s address; an error if there is no such worker or the address is not
+// "host:port" (host non-empty, port 1..65535, at most address_bytes_max bytes).
+core::Status set_worker_address(Membership& m, std::string_view id, std::string_view address);
+// Checks the "host:port" shape only (no name resolution).
+core::Status check_address(std::string_view address);
 
 // Builds a membership: sorts workers by id, computes q = quorum_safe(n, f), encodes and digests.
 Result<Membership> make_membership_record(const std::string& cluster_id, std::uint64_t epoch,

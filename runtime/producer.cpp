@@ -31,12 +31,63 @@ Result<cc::SignedAnswer> sign_answer(const Keypair& worker_key, core::WorkerInde
   return a;
 }
 
+core::Status verify_signed_answer(const Membership& membership, const cc::SignedAnswer& a,
+                                  const Digest& query_id, std::uint32_t round, cc::AgreementRule rule,
+                                  std::uint8_t param) {
+  const auto& workers = membership.record.workers;
+  if (a.worker >= workers.size()) {
+    return fail("worker index " + std::to_string(a.worker) + " is not a member (n = " +
+                std::to_string(workers.size()) + ")");
+  }
+  if (a.payload.size() > cc::payload_bytes_max) {
+    return fail("worker " + std::to_string(a.worker) + "'s payload has " + std::to_string(a.payload.size()) +
+                " bytes, over the limit of " + std::to_string(cc::payload_bytes_max));
+  }
+  auto preimage = cc::answer_id_preimage(rule, param, a.payload);
+  if (!preimage) return fail("worker " + std::to_string(a.worker) + "'s payload: " + preimage.error().message);
+  if (blake2b(*preimage) != a.answer) {
+    return fail("worker " + std::to_string(a.worker) + "'s answer id is not the digest of its payload under the " +
+                cc::agreement_rule_name(rule) + " rule");
+  }
+  const Bytes msg = cc::answer_signing_message(query_id, round, membership.digest, a.answer, a.payload);
+  if (!verify(workers[a.worker].key, msg, a.signature)) {
+    return fail("worker " + std::to_string(a.worker) + "'s signature does not verify under its membership key "
+                "for this query and round");
+  }
+  return core::Ok{};
+}
+
+Result<EquivocationEvidence> make_equivocation(const Membership& membership, const Digest& query_id,
+                                               std::uint32_t round, cc::AgreementRule rule, std::uint8_t param,
+                                               const cc::SignedAnswer& a, const cc::SignedAnswer& b) {
+  EquivocationEvidence out;
+  cc::EquivocationRecord& e = out.record;
+  e.membership_digest = membership.digest;
+  e.epoch = membership.record.epoch;
+  e.query_id = query_id;
+  e.round = round;
+  e.worker = a.worker;
+  e.agreement = rule;
+  e.agreement_param = param;
+  const bool ordered = a.answer < b.answer;
+  e.first = ordered ? a : b;
+  e.second = ordered ? b : a;
+  auto bytes = cc::encode_equivocation(e);
+  if (!bytes) return bytes.error();
+  out.bytes = std::move(bytes.value());
+  return out;
+}
+
 Result<Produced> produce_certificate(const ProduceRequest& req) {
   if (req.membership == nullptr) return fail("no membership given");
   const cc::MembershipRecord& mr = req.membership->record;
   const std::uint32_t n = mr.n;
-  if (req.worker_keys.size() != n) return fail("need one key per worker");
-  auto membership = core::make_membership(mr.n, mr.f);
+  bool raw_answers = false;
+  for (const auto& in : req.rounds) raw_answers = raw_answers || !in.answers.empty();
+  if (raw_answers && req.worker_keys.size() != n) return fail("need one key per worker");
+  auto membership = req.unsafe_seed_quorum
+                        ? core::make_membership(mr.n, mr.f, core::QuorumRule::seed_2f_plus_1, true)
+                        : core::make_membership(mr.n, mr.f);
   if (!membership) return membership.error();
   const core::Membership m = *membership;
   if (req.rounds.empty() || req.rounds.size() > req.rounds_max || req.rounds_max > core::limits::rounds_max) {
@@ -51,7 +102,7 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
   c.f = mr.f;
   c.q = m.q;
   c.rule = m.rule;
-  c.query_id = blake2b(req.query);
+  c.query_id = req.query_id ? *req.query_id : blake2b(req.query);
   c.sequence = req.sequence;
   c.previous_hash = req.previous_hash;
   c.agreement = req.agreement;
@@ -82,35 +133,43 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
     cc::RoundRecord round;
     round.reachable = in.reachable;
     std::map<core::WorkerIndex, std::size_t> first_answer;  // worker -> index in round.answers
+    // Signs the raw answers (test tool), then verifies the workers' own signed answers.
+    std::vector<cc::SignedAnswer> arrivals;
     for (const auto& [w, payload] : in.answers) {
       if (w >= n) return fail("worker index " + std::to_string(w) + " is not a member");
-      const core::Reputation rep{c.reputation[w].value, c.reputation[w].isolated};
-      if (!core::reputation_eligible(rep) || ((isolated >> w) & 1U) != 0) continue;  // not counted
       auto signed_answer = sign_answer(req.worker_keys[w], w, c.query_id, r, c.membership_digest,
                                        req.agreement, req.agreement_param, payload);
       if (!signed_answer) return signed_answer.error();
+      arrivals.push_back(std::move(signed_answer.value()));
+    }
+    if (in.signed_answers.size() > 2 * static_cast<std::size_t>(n)) {
+      return fail("round " + std::to_string(r) + " gives " + std::to_string(in.signed_answers.size()) +
+                  " signed answers; at most two per worker (" + std::to_string(2 * n) + ") can matter");
+    }
+    for (const auto& a : in.signed_answers) {
+      if (auto ok = verify_signed_answer(*req.membership, a, c.query_id, r, req.agreement, req.agreement_param);
+          !ok) {
+        out.rejected.push_back({r, a.worker, ok.error().message});
+        continue;
+      }
+      arrivals.push_back(a);
+    }
+    for (auto& arrival : arrivals) {
+      const core::WorkerIndex w = arrival.worker;
+      const core::Reputation rep{c.reputation[w].value, c.reputation[w].isolated};
+      if (!core::reputation_eligible(rep) || ((isolated >> w) & 1U) != 0) continue;  // not counted
+      cc::SignedAnswer* signed_answer = &arrival;
       const core::RecordResult rec = tally.record(w, signed_answer->answer);
       if (rec.status == core::RecordStatus::recorded) {
         first_answer[w] = round.answers.size();
-        round.answers.push_back(std::move(signed_answer.value()));
+        round.answers.push_back(std::move(*signed_answer));
       } else if (rec.status == core::RecordStatus::equivocation) {
-        const cc::SignedAnswer& first = round.answers[first_answer[w]];
-        cc::EquivocationRecord e;
-        e.membership_digest = c.membership_digest;
-        e.epoch = c.epoch;
-        e.query_id = c.query_id;
-        e.round = r;
-        e.worker = w;
-        e.agreement = req.agreement;
-        e.agreement_param = req.agreement_param;
-        const bool ordered = first.answer < signed_answer->answer;
-        e.first = ordered ? first : *signed_answer;
-        e.second = ordered ? *signed_answer : first;
-        auto bytes = cc::encode_equivocation(e);
-        if (!bytes) return bytes.error();
-        out.equivocations.push_back(e);
-        out.equivocation_bytes.push_back(std::move(bytes.value()));
-        round.answers.push_back(std::move(signed_answer.value()));
+        auto evidence = make_equivocation(*req.membership, c.query_id, r, req.agreement, req.agreement_param,
+                                          round.answers[first_answer[w]], *signed_answer);
+        if (!evidence) return evidence.error();
+        out.equivocations.push_back(evidence->record);
+        out.equivocation_bytes.push_back(evidence->bytes);
+        round.answers.push_back(std::move(*signed_answer));
       }
       // duplicate or ignored_isolated: the evidence already in hand is enough
     }
@@ -145,17 +204,19 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
 
   // Reputation after the query: the next certificate's snapshot.
   out.reputation_after = c.reputation;
+  out.events.assign(n, std::nullopt);
   for (std::uint32_t w = 0; w < n; ++w) {
     core::Reputation rep{c.reputation[w].value, c.reputation[w].isolated};
     if (((isolated >> w) & 1U) != 0) {
-      rep = core::reputation_update(rep, core::ReputationEvent::equivocate);
+      out.events[w] = core::ReputationEvent::equivocate;
     } else if (decision.outcome == core::Outcome::decided && core::reputation_eligible(rep)) {
       const bool in_cluster = ((decision.signers >> w) & 1U) != 0;
       const bool answered = ((answered_last >> w) & 1U) != 0;
-      rep = core::reputation_update(rep, in_cluster ? core::ReputationEvent::agree
-                                         : answered ? core::ReputationEvent::disagree
-                                                    : core::ReputationEvent::timeout);
+      out.events[w] = in_cluster ? core::ReputationEvent::agree
+                      : answered ? core::ReputationEvent::disagree
+                                 : core::ReputationEvent::timeout;
     }
+    if (out.events[w]) rep = core::reputation_update(rep, *out.events[w]);
     out.reputation_after[w] = {rep.value, rep.isolated};
   }
 

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "core/certificate.hpp"
 #include "core/fusion.hpp"
+#include "core/reputation.hpp"
 #include "runtime/crypto.hpp"
 #include "runtime/membership_file.hpp"
 
@@ -16,16 +18,35 @@ namespace bf::runtime {
 
 struct RoundInput {
   std::uint32_t reachable = 0;
-  // (worker index, raw answer payload) in arrival order; a worker listed twice with different
+  // (worker index, raw answer payload) in arrival order, signed here with ProduceRequest's
+  // worker_keys (the test tool's stand-in for the workers); a worker listed twice with different
   // answers equivocates.
   std::vector<std::pair<core::WorkerIndex, Bytes>> answers;
+  // Answers the workers signed themselves (the head's path), counted after `answers`, in arrival
+  // order. Each is verified (member index, answer id, signature under the membership key); an
+  // invalid one is skipped and listed in Produced::rejected, never counted.
+  std::vector<core::cert::SignedAnswer> signed_answers = {};  // "= {}": brace-initialised inputs may omit it
+};
+
+// A signed answer the producer refused to count, and why.
+struct RejectedAnswer {
+  std::uint32_t round = 0;
+  core::WorkerIndex worker = 0;
+  std::string reason;
 };
 
 struct ProduceRequest {
   const Membership* membership = nullptr;
-  std::vector<Keypair> worker_keys;  // by worker index; stands in for the workers' own signing
+  // By worker index; stands in for the workers' own signing. Needed only for RoundInput::answers
+  // (empty when every round gives signed_answers only).
+  std::vector<Keypair> worker_keys;
   Keypair head_key;
   Bytes query;
+  // The certificate's query id; unset: blake2b(query). The head sets its own (head_logic.hpp).
+  std::optional<Digest> query_id;
+  // Testing the tester only (runtime/sim.*): decide with the seed's 2f+1. The auditor fails such
+  // certificates on the quorum check.
+  bool unsafe_seed_quorum = false;
   core::cert::AgreementRule agreement = core::cert::AgreementRule::numeric;
   std::uint8_t agreement_param = 0;
   std::uint32_t rounds_max = core::limits::rounds_default;
@@ -48,7 +69,28 @@ struct Produced {
   std::vector<core::cert::EquivocationRecord> equivocations;
   std::vector<Bytes> equivocation_bytes;
   std::vector<core::cert::SnapshotEntry> reputation_after;
+  std::vector<RejectedAnswer> rejected;  // signed answers that failed verification
+  // Per worker index, the reputation event this query applied (none: unchanged). The head applies
+  // these to its current state, so queries that overlap in time do not overwrite each other.
+  std::vector<std::optional<core::ReputationEvent>> events;
 };
+
+// The evidence record for two different signed answers of one worker in one (query, round).
+struct EquivocationEvidence {
+  core::cert::EquivocationRecord record;
+  Bytes bytes;
+};
+Result<EquivocationEvidence> make_equivocation(const Membership& membership, const Digest& query_id,
+                                               std::uint32_t round, core::cert::AgreementRule rule,
+                                               std::uint8_t param, const core::cert::SignedAnswer& a,
+                                               const core::cert::SignedAnswer& b);
+
+// Checks a worker's signed answer for (query, round) against the membership: member index, the
+// answer id under the agreement rule, and the signature with that member's key. The error says
+// which check failed.
+core::Status verify_signed_answer(const Membership& membership, const core::cert::SignedAnswer& answer,
+                                  const Digest& query_id, std::uint32_t round,
+                                  core::cert::AgreementRule rule, std::uint8_t param);
 
 // A worker's signed answer for (query, round), as the worker would produce it.
 Result<core::cert::SignedAnswer> sign_answer(const Keypair& worker_key, core::WorkerIndex worker,

@@ -1,0 +1,57 @@
+// The head process (`butterfly head`): hosts HeadLogic on one io_context thread, dials every
+// worker at its membership address with reconnect and exponential backoff, heartbeats each
+// connection (a silent one is declared dead: crash detection), writes each finished query's
+// certificate to the log directory with fsync of the file and the directory BEFORE answering
+// (one directory fsync covers every certificate finished in one io_context turn), resumes the
+// chain from the log on restart, and serves the HTTP API (runtime/http_api.hpp).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/certificate.hpp"
+#include "core/result.hpp"
+#include "runtime/crypto.hpp"
+
+namespace bf::runtime {
+
+struct HeadOptions {
+  std::filesystem::path key_file;
+  std::filesystem::path membership_file;
+  std::filesystem::path log_dir;
+  std::filesystem::path manifest;  // proofs/MANIFEST; empty: find_manifest(), else none
+  std::string http = "127.0.0.1:8080";
+  std::uint32_t rounds_max = 3;
+  std::uint32_t round_timeout_ms = 2000;
+  std::uint32_t heartbeat_ms = 200;          // ping period per connection
+  std::uint32_t heartbeat_missed_max = 3;    // silent this many periods: the connection is dead
+  std::uint32_t backoff_min_ms = 50;         // reconnect delays double from here ...
+  std::uint32_t backoff_max_ms = 1000;       // ... up to here
+  std::uint32_t request_timeout_ms = 60'000;  // an HTTP query waiting longer gets 504
+};
+
+// Where the chain continues (from the newest certificate in a log directory).
+struct ChainResume {
+  std::uint64_t next_sequence = 1;
+  Digest previous_hash{};
+  std::vector<core::cert::SnapshotEntry> reputation;  // the newest certificate's snapshot; empty: fresh
+  std::filesystem::path last_file;                    // empty: fresh log
+};
+// Reads the newest NNNNNN.cert in DIR; refuses a certificate of another membership.
+Result<ChainResume> resume_chain(const std::filesystem::path& dir, const Digest& membership_digest);
+
+// The invariants a certificate names, from proofs/MANIFEST (Q1-Q3 and F2 where present).
+Result<std::vector<core::cert::InvariantRef>> invariants_from_manifest(const std::filesystem::path& manifest);
+
+// proofs/MANIFEST of the source tree this binary was built in (BUILD/bin/butterfly ->
+// ../../proofs/MANIFEST), if it is there; empty otherwise.
+std::filesystem::path find_manifest();
+
+// Runs until SIGTERM or SIGINT; returns the process exit code (0 after a clean stop). Logs one
+// line per event to stderr.
+int run_head(const HeadOptions& options);
+
+}  // namespace bf::runtime

@@ -1,0 +1,340 @@
+#include "runtime/worker_process.hpp"
+
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "runtime/answer_model.hpp"
+#include "runtime/membership_file.hpp"
+#include "runtime/net.hpp"
+#include "runtime/worker_logic.hpp"
+
+namespace bf::runtime {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// A duplicate of the connection's socket descriptor, kept only for the transport attacks of
+// --byzantine malformed/replay: the Channel (rightly) offers no way to write unsealed bytes.
+struct RawFd {
+  int fd = -1;
+  explicit RawFd(int f) : fd(f) {}
+  RawFd(const RawFd&) = delete;
+  RawFd& operator=(const RawFd&) = delete;
+  ~RawFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  void write_all(const std::vector<std::uint8_t>& bytes) const {
+    std::size_t done = 0;
+    while (fd >= 0 && done < bytes.size()) {
+      const auto n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the head closed it: the attack is over either way
+      done += static_cast<std::size_t>(n);
+    }
+  }
+};
+
+class Worker {
+ public:
+  Worker(WorkerOptions options, WorkerConfig config, std::unique_ptr<AnswerModel> model, tcp::endpoint listen)
+      : options_(std::move(options)),
+        membership_(config.membership),
+        key_(config.key),
+        self_(config.self),
+        name_(config.membership.record.workers[config.self].id),
+        logic_(std::move(config)),
+        model_(std::move(model)),
+        pool_(options_.model_threads),
+        acceptor_(io_),
+        signals_(io_, SIGINT, SIGTERM),
+        listen_(listen),
+        started_(Clock::now()) {}
+
+  int run() {
+    boost::system::error_code ec;
+    acceptor_.open(listen_.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(listen_, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      log("cannot listen on " + net::endpoint_text(listen_) + ": " + ec.message() + "; pick a free port with --listen");
+      return 2;
+    }
+    log("listening on " + net::endpoint_text(acceptor_.local_endpoint()) + ", model " + model_->describe() +
+        (options_.byzantine == "none" ? std::string{} : ", byzantine " + options_.byzantine));
+    signals_.async_wait([this](const boost::system::error_code& e, int signal) {
+      if (!e) stop(signal);
+    });
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    io_.run();
+    pool_.stop();  // queued model runs are dropped; a running one ends by its timeout
+    pool_.join();
+    return 0;
+  }
+
+ private:
+  Millis now() const {
+    return static_cast<Millis>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count());
+  }
+  void log(const std::string& line) const {
+    const std::string text = "worker " + name_ + ": " + line + "\n";
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  }
+
+  void stop(int signal) {
+    if (stopping_) return;
+    stopping_ = true;
+    log("signal " + std::to_string(signal) + ": stopping");
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    if (channel_) channel_->close("worker shutting down");
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](const boost::system::error_code&) {
+      log("stopped");
+      io_.stop();
+    });
+  }
+
+  asio::awaitable<void> accept_loop() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (stopping_) co_return;
+        continue;
+      }
+      if (handshakes_ >= net::handshakes_in_flight_max) {
+        socket.close(ec);  // a flood of half-open connections delays no one
+        continue;
+      }
+      asio::co_spawn(io_, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    // CLOEXEC: a model script spawned meanwhile must not inherit (and hold open) the connection.
+    auto raw = std::make_shared<RawFd>(::fcntl(socket.native_handle(), F_DUPFD_CLOEXEC, 0));
+    ++handshakes_;
+    auto result = co_await net::accept_head(std::move(socket), membership_, key_, self_, {},
+                                            [this](std::string_view line) { log(std::string(line)); });
+    --handshakes_;
+    if (!result) {
+      log("refused a connection: " + result.error().message);
+      co_return;
+    }
+    auto channel = result.value();
+    if (channel_) channel_->close("a newer head connection replaces this one");
+    channel_ = channel;
+    raw_ = raw;
+    log("head connected: " + channel->peer_text());
+    std::string reason;
+    for (;;) {
+      auto message = co_await channel->receive();
+      if (!message) {
+        reason = message.error().message;
+        break;
+      }
+      if (const auto* ask = std::get_if<proto::Ask>(&message.value())) {
+        log("ask round " + std::to_string(ask->round) + " query " + hex(ask->query_id).substr(0, 12));
+        logic_.on_ask(*ask, now());
+        drain();
+      } else if (const auto* beat = std::get_if<proto::Heartbeat>(&message.value())) {
+        if (!beat->pong) co_await channel->send(proto::Heartbeat{beat->nonce, true});
+      } else if (const auto* bye = std::get_if<proto::Goodbye>(&message.value())) {
+        reason = "goodbye: " + bye->reason;
+        break;
+      } else {
+        reason = "the head sent an Answer";
+        break;
+      }
+    }
+    channel->close(reason);
+    if (channel_ == channel) {
+      channel_.reset();
+      raw_.reset();
+    }
+    if (!stopping_) log("head connection closed: " + reason);
+  }
+
+  void drain() {
+    for (auto& action : logic_.take_actions()) {
+      if (auto* run = std::get_if<RunModel>(&action)) {
+        start_model(run->job, std::move(run->ask));
+      } else if (auto* send = std::get_if<SendAnswer>(&action)) {
+        asio::co_spawn(io_, send_answer(std::move(send->answer), send->not_before), asio::detached);
+      } else if (const auto* bad = std::get_if<SendMalformed>(&action)) {
+        attack_malformed(bad->job);
+      } else if (const auto* replay = std::get_if<ReplayLast>(&action)) {
+        attack_replay(replay->job);
+      } else if (const auto* failed = std::get_if<ModelFailed>(&action)) {
+        log("model failed on job " + std::to_string(failed->job) + ": " + failed->reason);
+      }
+    }
+  }
+
+  void start_model(std::uint64_t job, proto::Ask ask) {
+    // The model blocks; it runs on the pool and posts its result back to the logic's thread.
+    asio::post(pool_, [this, job, ask = std::move(ask)] {
+      const auto t0 = Clock::now();
+      auto output = std::make_shared<core::Result<ModelOutput>>(model_->run(ask, options_.seed ^ job));
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      asio::post(io_, [this, job, output, ms] {
+        if (stopping_) return;
+        if (output->ok()) {
+          log("model done job " + std::to_string(job) + " in " + std::to_string(ms) + " ms");
+        }
+        logic_.on_model_done(job, *output, now());
+        drain();
+      });
+    });
+  }
+
+  asio::awaitable<void> send_answer(proto::Answer answer, Millis not_before) {
+    if (not_before > now()) {
+      asio::steady_timer timer(io_, std::chrono::milliseconds(not_before - now()));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    auto channel = channel_;
+    if (!channel || !channel->is_open()) {
+      log("answer for round " + std::to_string(answer.round) + " dropped: no head connected");
+      co_return;
+    }
+    const auto round = answer.round;
+    auto sent = co_await channel->send(proto::Message(std::move(answer)));
+    if (!sent) {
+      log("sending an answer failed: " + sent.error().message);
+    } else {
+      log("answered round " + std::to_string(round));
+    }
+  }
+
+  // A frame with a plausible length prefix and garbage inside: the head must close this
+  // connection only (MAC failure) and keep deciding with the others.
+  void attack_malformed(std::uint64_t job) {
+    if (!raw_) return;
+    std::vector<std::uint8_t> frame = {42, 0, 0, 0};
+    for (std::uint8_t i = 0; i < 42; ++i) frame.push_back(static_cast<std::uint8_t>(job * 31 + i * 7));
+    frame[4] = proto::protocol_version;
+    log("byzantine: sending a malformed frame (job " + std::to_string(job) + ")");
+    raw_->write_all(frame);
+  }
+
+  // The Channel keeps its sealed frames to itself, so this "replay" re-sends a frame header
+  // carrying an already-used sequence number (0) with a stale MAC: what the head sees is what a
+  // replayed frame looks like on the wire (an old sequence number whose MAC does not verify).
+  void attack_replay(std::uint64_t job) {
+    if (!raw_) return;
+    std::vector<std::uint8_t> frame = {1 + 1 + 8 + 32, 0, 0, 0, proto::protocol_version, 3};
+    for (int i = 0; i < 8; ++i) frame.push_back(0);  // sequence 0: long since used
+    for (int i = 0; i < 32; ++i) frame.push_back(static_cast<std::uint8_t>(job + static_cast<std::uint64_t>(i)));
+    log("byzantine: replaying a stale frame (job " + std::to_string(job) + ")");
+    raw_->write_all(frame);
+  }
+
+  WorkerOptions options_;
+  Membership membership_;
+  Keypair key_;
+  core::WorkerIndex self_;
+  std::string name_;
+  WorkerLogic logic_;
+  std::unique_ptr<AnswerModel> model_;
+  asio::io_context io_;
+  asio::thread_pool pool_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  tcp::endpoint listen_;
+  Clock::time_point started_;
+  std::shared_ptr<net::Channel> channel_;
+  std::shared_ptr<RawFd> raw_;
+  std::uint32_t handshakes_ = 0;
+  bool stopping_ = false;
+};
+
+void log_plain(const std::string& line) {
+  const std::string text = "worker: " + line + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace
+
+int run_worker(const WorkerOptions& options) {
+  ::signal(SIGPIPE, SIG_IGN);  // a script model that exits early must not kill the worker
+  auto key = read_key_file(options.key_file);
+  if (!key) {
+    log_plain(key.error().message);
+    return 2;
+  }
+  if (!key->warning.empty()) log_plain(key->warning);
+  auto membership = read_membership_file(options.membership_file);
+  if (!membership) {
+    log_plain(membership.error().message);
+    return 2;
+  }
+  std::optional<core::WorkerIndex> self;
+  for (std::size_t i = 0; i < membership->record.workers.size(); ++i) {
+    if (membership->record.workers[i].key == key->key.public_key) self = static_cast<core::WorkerIndex>(i);
+  }
+  if (!self) {
+    log_plain("the key " + options.key_file.string() + " is not a worker key of " + options.membership_file.string() +
+              "; give this worker's own key file");
+    return 2;
+  }
+  const auto kind = byzantine_from_name(options.byzantine);
+  if (!kind) {
+    log_plain("unknown --byzantine '" + options.byzantine +
+              "'; use none, wrong, random, equivocate, collude, slow, silent, malformed or replay");
+    return 2;
+  }
+  std::string listen = options.listen;
+  if (listen.empty() && *self < membership->addresses.size()) listen = membership->addresses[*self];
+  if (listen.empty()) {
+    log_plain("no --listen and no address for this worker in the membership; give --listen HOST:PORT");
+    return 2;
+  }
+  auto endpoint = net::parse_endpoint(listen);
+  if (!endpoint) {
+    log_plain("--listen: " + endpoint.error().message);
+    return 2;
+  }
+  ModelOptions model_options;
+  model_options.timeout_ms = options.model_timeout_ms;
+  auto model = make_answer_model(options.model, model_options);
+  if (!model) {
+    log_plain("--model: " + model.error().message);
+    return 2;
+  }
+  if (options.model_threads == 0 || options.model_threads > 64) {
+    log_plain("--model-threads must be 1..64");
+    return 2;
+  }
+  WorkerConfig config;
+  config.membership = membership.value();
+  config.key = key->key;
+  config.self = *self;
+  config.byzantine = *kind;
+  config.seed = options.seed;
+  config.slow_ms = options.slow_ms;
+  Worker worker(options, std::move(config), std::move(model.value()), *endpoint);
+  return worker.run();
+}
+
+}  // namespace bf::runtime

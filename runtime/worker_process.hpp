@@ -1,0 +1,30 @@
+// The worker process (`butterfly worker`): listens, runs the authenticated handshake with the
+// head (net::accept_head), feeds Asks to WorkerLogic, runs the model on a small thread pool off
+// the io_context, sends signed answers, answers heartbeats, performs the transport attacks of
+// --byzantine malformed/replay on the raw socket, logs one line per event to stderr (never key
+// material) and stops cleanly on SIGTERM/SIGINT with exit 0. A newer authenticated head
+// connection replaces the old one (a restarted head simply dials again).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace bf::runtime {
+
+struct WorkerOptions {
+  std::filesystem::path key_file;
+  std::filesystem::path membership_file;
+  std::string listen;  // "host:port"; empty: this worker's address in the membership
+  std::string model;   // runtime/answer_model.hpp spec
+  std::string byzantine = "none";
+  std::uint64_t seed = 0;
+  std::uint32_t slow_ms = 0;
+  std::uint32_t model_timeout_ms = 30'000;
+  std::uint32_t model_threads = 2;  // concurrent model runs
+};
+
+// Runs until SIGTERM or SIGINT; returns the process exit code.
+int run_worker(const WorkerOptions& options);
+
+}  // namespace bf::runtime
