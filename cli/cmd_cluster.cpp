@@ -195,6 +195,20 @@ pid_t spawn_detached(const std::string& command, const std::vector<std::string>&
   return pid;
 }
 
+constexpr std::uint32_t round_timeout_ms_default = 2000;
+
+// Built-in model workers: one system prompt each, in membership order.
+struct Specialist {
+  const char* name;
+  const char* system_prompt;
+};
+constexpr Specialist specialists[] = {
+    {"logic", "You are a careful logician. Answer the question correctly and briefly."},
+    {"pattern", "You are good at spotting patterns. Answer the question correctly in one short sentence."},
+    {"formal", "You are a precise mathematician. State the correct answer plainly."},
+    {"creative", "You are a creative thinker who always states the correct answer clearly."},
+};
+
 struct StartOptions {
   std::uint32_t workers = 4;
   int f = -1;
@@ -203,7 +217,7 @@ struct StartOptions {
   std::string model;
   std::string dir = "butterfly-cluster";
   std::uint32_t base_port = 0;
-  std::uint32_t round_timeout_ms = 2000;
+  std::uint32_t round_timeout_ms = round_timeout_ms_default;
   std::uint32_t heartbeat_ms = 200;
   std::uint32_t wait_ms = 20'000;
   std::string manifest;
@@ -270,6 +284,12 @@ int run_cluster_start(const StartOptions& o) {
                                                               fs::perms::others_exec);
     model = "script:" + (dir / "answer.sh").string();
   }
+  // The built-in model answers in seconds, not milliseconds: unless the user chose a deadline, a
+  // round waits up to a minute. Its workers are specialists (seed section 3): the same weights
+  // under different system prompts, so the ensemble has some diversity.
+  const bool builtin_model = model.starts_with("builtin:") || model.ends_with(".gguf");
+  const std::uint32_t round_timeout_ms =
+      builtin_model && o.round_timeout_ms == round_timeout_ms_default ? 60'000 : o.round_timeout_ms;
   const std::string http = "127.0.0.1:" + std::to_string(http_port);
   json cluster = {{"dir", dir.string()}, {"membership", membership_path.string()}, {"log_dir", (dir / "log").string()},
                   {"http", http}, {"n", o.workers}, {"f", f}, {"model", model}};
@@ -281,17 +301,22 @@ int run_cluster_start(const StartOptions& o) {
                                      "--membership", membership_path.string(), "--listen",
                                      "127.0.0.1:" + std::to_string(ports[i]), "--model", model,
                                      "--seed", std::to_string(i + 1)};
+    if (builtin_model) {
+      const Specialist& sp = specialists[i % std::size(specialists)];
+      args.insert(args.end(), {"--system", sp.system_prompt});
+    }
     if (byz) {
       args.insert(args.end(), {"--byzantine", o.kind});
-      if (o.kind == "slow") args.insert(args.end(), {"--slow-ms", std::to_string(o.round_timeout_ms * 2)});
+      if (o.kind == "slow") args.insert(args.end(), {"--slow-ms", std::to_string(round_timeout_ms * 2)});
     }
     const pid_t pid = spawn_detached(cmd, args, dir / "logs" / (ids[i] + ".log"));
-    workers.push_back({{"id", ids[i]}, {"pid", pid}, {"address", "127.0.0.1:" + std::to_string(ports[i])},
+    workers.push_back({{"id", ids[i]}, {"pid", pid},
+                       {"specialist", builtin_model ? specialists[i % std::size(specialists)].name : "script"}, {"address", "127.0.0.1:" + std::to_string(ports[i])},
                        {"byzantine", byz ? o.kind : "none"}, {"log", (dir / "logs" / (ids[i] + ".log")).string()}});
   }
   std::vector<std::string> head_args = {"butterfly", "head", "--key", (dir / "keys" / "head.key").string(),
                                         "--membership", membership_path.string(), "--http", http, "--log-dir",
-                                        (dir / "log").string(), "--round-timeout-ms", std::to_string(o.round_timeout_ms),
+                                        (dir / "log").string(), "--round-timeout-ms", std::to_string(round_timeout_ms),
                                         "--heartbeat-ms", std::to_string(o.heartbeat_ms)};
   if (!o.manifest.empty()) head_args.insert(head_args.end(), {"--manifest", fs::absolute(o.manifest).string()});
   const pid_t head_pid = spawn_detached(cmd, head_args, dir / "logs" / "head.log");
@@ -502,7 +527,7 @@ void add_cluster_commands(CLI::App& app) {
     start->add_option("--dir", o->dir, "Cluster directory (default ./butterfly-cluster)");
     start->add_option("--base-port", o->base_port, "HTTP on this port, workers on the next n (default: free ports)")
         ->check(CLI::Range(1u, 65'000u));
-    start->add_option("--round-timeout-ms", o->round_timeout_ms, "The head's round deadline (default 2000)");
+    start->add_option("--round-timeout-ms", o->round_timeout_ms, "The head's round deadline (default 2000; 60000 with a built-in model)");
     start->add_option("--heartbeat-ms", o->heartbeat_ms, "The head's heartbeat period (default 200)");
     start->add_option("--manifest", o->manifest, "proofs/MANIFEST, so certificates name their proofs");
     start->add_option("--wait-ms", o->wait_ms, "How long to wait for every worker to connect (default 20000)");

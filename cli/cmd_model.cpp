@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "cli/cli.hpp"
+#include "model/generator.hpp"
 #include "model/gguf.hpp"
 #include "model/llama.hpp"
 #include "model/model_paths.hpp"
@@ -22,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace bm = model;
 
-constexpr std::size_t max_tokens_max = 1U << 16;
+constexpr std::size_t max_tokens_max = bm::generate_tokens_max;
 
 [[noreturn]] void input_error(const std::string& command, const std::string& message) {
   std::cerr << "butterfly " << command << ": " << message << "\n";
@@ -31,25 +32,10 @@ constexpr std::size_t max_tokens_max = 1U << 16;
 
 // The checkout this binary was built from: the nearest ancestor of the executable holding
 // models/MANIFEST (build/bin/butterfly -> the source root).
-std::optional<fs::path> source_tree() {
-  std::error_code ec;
-  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (int up = 0; up < 4 && !ec && !dir.empty(); ++up, dir = dir.parent_path()) {
-    if (fs::is_regular_file(dir / "models" / "MANIFEST", ec)) return dir;
-  }
-  return std::nullopt;
-}
-
 fs::path resolve_model(const std::string& command, const std::string& spec) {
-  if (spec == "builtin:smollm2") {
-    const auto root = source_tree();
-    if (auto p = bm::smollm2_path(root.value_or(fs::current_path()))) return *p;
-    input_error(command, "builtin:smollm2 is not downloaded (no models/SmolLM2-135M-Instruct*.gguf" +
-                             std::string(std::getenv("BUTTERFLY_MODELS") ? " in $BUTTERFLY_MODELS" : "") +
-                             "); run scripts/fetch-model, or give --model FILE.gguf");
-  }
-  if (spec.starts_with("builtin:")) input_error(command, "unknown model '" + spec + "'; the built-in model is builtin:smollm2");
-  return spec;
+  auto path = bm::resolve_model_spec(spec);
+  if (!path) input_error(command, path.error().message);
+  return *path;
 }
 
 std::string human_bytes(std::uint64_t n) {
@@ -143,6 +129,7 @@ struct GenerateOptions {
   std::size_t threads = 0;
   bool raw = false;
   bool json = false;
+  std::string system;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -159,60 +146,28 @@ int run_generate(const GenerateOptions& opt) {
   if (opt.threads > bm::threads_max) input_error(cmd, "--threads must be at most " + std::to_string(bm::threads_max));
   const fs::path path = resolve_model(cmd, opt.model);
   const auto load_start = std::chrono::steady_clock::now();
-  auto file = bm::GgufFile::open(path);
-  if (!file) input_error(cmd, file.error().message);
-  auto shared = std::make_shared<const bm::GgufFile>(std::move(file.value()));
-  auto model = bm::Model::from_gguf(shared);
-  if (!model) input_error(cmd, model.error().message);
-  auto data = bm::tokenizer_data_from_gguf(*shared);
-  if (!data) input_error(cmd, data.error().message);
-  const bool chat = !opt.raw && !data->chat_template.empty();
-  std::string text = opt.prompt;
-  if (chat) {
-    const bm::ChatMessage messages[] = {{"user", opt.prompt}};
-    text = bm::apply_chat_template(*data, messages, true);
-  }
-  auto tokenizer = bm::Tokenizer::create(std::move(data.value()));
-  if (!tokenizer) input_error(cmd, tokenizer.error().message);
-  auto prompt_ids = tokenizer->encode_checked(text, true, chat);
-  if (!prompt_ids) input_error(cmd, prompt_ids.error().message);
-  if (prompt_ids->empty()) input_error(cmd, "the prompt is empty after tokenization; give some text");
-  const auto& config = model->config();
-  if (prompt_ids->size() + opt.max_tokens > config.context) {
-    input_error(cmd, "prompt (" + std::to_string(prompt_ids->size()) + " tokens) plus --max-tokens " +
-                         std::to_string(opt.max_tokens) + " exceeds the model's context of " +
-                         std::to_string(config.context));
-  }
-  bm::ThreadPool pool(opt.threads);
-  bm::Session session(*model, pool, prompt_ids->size() + opt.max_tokens);
-  bm::Sampler sampler(sampling);
+  auto generator = bm::Generator::load(path, opt.threads);
+  if (!generator) input_error(cmd, generator.error().message);
   const double load_s = seconds_since(load_start);
-
-  const auto prefill_start = std::chrono::steady_clock::now();
-  auto logits = session.forward(*prompt_ids);
-  if (!logits) input_error(cmd, logits.error().message);
-  const double prefill_s = seconds_since(prefill_start);
-  std::vector<std::int32_t> generated;
-  std::string output;
-  bool stopped = false;
-  const auto decode_start = std::chrono::steady_clock::now();
-  while (generated.size() < opt.max_tokens) {
-    const std::int32_t token = sampler.sample(*logits);
-    generated.push_back(token);
-    if (tokenizer->is_end_of_generation(token)) {
-      stopped = true;
-      break;
-    }
-    const std::string piece = tokenizer->token_piece(token);
-    output += piece;
+  bm::GenerateRequest request;
+  request.prompt = opt.prompt;
+  request.system = opt.system;
+  request.raw = opt.raw;
+  request.max_tokens = opt.max_tokens;
+  request.sampling = sampling;
+  auto result = (*generator)->generate(request, [&](std::string_view piece) {
     if (!opt.json) std::cout << piece << std::flush;
-    if (generated.size() == opt.max_tokens) break;
-    logits = session.forward(std::span<const std::int32_t>(&token, 1));
-    if (!logits) input_error(cmd, logits.error().message);
-  }
-  const double decode_s = seconds_since(decode_start);
-  // The first sampled token needs no forward pass of its own; each later one needs one.
-  const std::size_t decoded = generated.empty() ? 0 : generated.size() - 1;
+  });
+  if (!result) input_error(cmd, result.error().message);
+  const auto& prompt_ids = &result->prompt_ids;
+  const std::vector<std::int32_t>& generated = result->ids;
+  const std::string& output = result->text;
+  const bool chat = result->chat;
+  const bool stopped = result->stopped;
+  const double prefill_s = result->prefill_s;
+  const double decode_s = result->decode_s;
+  const std::size_t decoded = result->decoded();
+  const std::size_t threads = (*generator)->threads();
   const double prefill_tps = static_cast<double>(prompt_ids->size()) / prefill_s;
   const double decode_tps = decoded == 0 ? 0.0 : static_cast<double>(decoded) / decode_s;
   if (opt.json) {
@@ -222,7 +177,7 @@ int run_generate(const GenerateOptions& opt) {
                      {"text", output},
                      {"tokens", generated},
                      {"stop", stopped ? "end_of_generation" : "max_tokens"},
-                     {"threads", pool.size()},
+                     {"threads", threads},
                      {"kernels", std::string(bm::isa_name(bm::best_isa()))},
                      {"timings", {{"load_s", load_s},
                                   {"prefill_s", prefill_s},
@@ -236,7 +191,7 @@ int run_generate(const GenerateOptions& opt) {
     std::snprintf(line, sizeof line,
                   "prefill: %zu tokens in %.3f s (%.1f tokens/s); decode: %zu tokens in %.3f s (%.1f tokens/s); "
                   "%zu threads, %s kernels; load %.3f s\n",
-                  prompt_ids->size(), prefill_s, prefill_tps, decoded, decode_s, decode_tps, pool.size(),
+                  prompt_ids->size(), prefill_s, prefill_tps, decoded, decode_s, decode_tps, threads,
                   std::string(bm::isa_name(bm::best_isa())).c_str(), load_s);
     std::cerr << line;
   }
@@ -268,6 +223,7 @@ void add_model_commands(CLI::App& app) {
   g->add_option("--seed", opt->seed, "Random seed for sampling (default 0); same seed, same text");
   g->add_option("--threads", opt->threads, "Worker threads (default: all hardware threads)");
   g->add_flag("--raw", opt->raw, "Do not wrap the prompt in the model's chat template");
+  g->add_option("--system", opt->system, "A system prompt for the chat template (default: the model's own)");
   g->add_flag("--json", opt->json, "One JSON object with text, token ids and timings instead of streaming");
   g->footer(
       "Prefill and decode speed go to stderr.\n"

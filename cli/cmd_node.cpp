@@ -26,10 +26,19 @@ void add_node_commands(CLI::App& app) {
     w->add_option("--model-timeout-ms", o->model_timeout_ms, "A model run longer than this fails (default 30000)")
         ->check(CLI::Range(1u, 600'000u));
     w->add_option("--model-threads", o->model_threads, "Concurrent model runs (default 2)")->check(CLI::Range(1u, 64u));
+    w->add_option("--system", o->system_prompt, "Built-in model: the specialist's system prompt");
+    w->add_option("--max-tokens", o->max_tokens, "Built-in model: new tokens per answer (default 48)")
+        ->check(CLI::Range(1u, 4096u));
+    w->add_option("--temperature", o->temperature, "Built-in model: 0 is greedy (default); else sampled with --seed")
+        ->check(CLI::Range(0.0, 100.0));
+    w->add_option("--compute-threads", o->compute_threads, "Built-in model: threads per forward pass (default 1)")
+        ->check(CLI::Range(1u, 256u));
     w->footer(
         "Examples:\n"
         "  butterfly worker --key alpha.key --membership membership.json --listen 127.0.0.1:7001 \\\n"
         "      --model openai:http://127.0.0.1:8081#smollm2\n"
+        "  butterfly worker --key bravo.key --membership membership.json --model builtin:smollm2 \\\n"
+        "      --system 'You are a careful logician. Answer briefly.'\n"
         "  butterfly worker --key delta.key --membership membership.json --model script:./answer.sh \\\n"
         "      --byzantine wrong");
     w->callback([=] {

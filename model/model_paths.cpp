@@ -30,4 +30,32 @@ std::optional<std::filesystem::path> stories260k_path(const std::filesystem::pat
   return path;
 }
 
+std::optional<std::filesystem::path> source_tree_of_binary() {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return std::nullopt;
+  for (int up = 0; up < 4 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    std::error_code missing;  // a missing file is the normal case, not a reason to stop looking
+    if (std::filesystem::is_regular_file(dir / "models" / "MANIFEST", missing)) return dir;
+  }
+  return std::nullopt;
+}
+
+core::Result<std::filesystem::path> resolve_model_spec(std::string_view spec) {
+  if (spec == "builtin:smollm2") {
+    const auto root = source_tree_of_binary();
+    if (auto p = smollm2_path(root.value_or(std::filesystem::current_path()))) return *p;
+    const char* env = std::getenv("BUTTERFLY_MODELS");
+    return core::Error{core::Errc::invalid_argument,
+                       std::string("builtin:smollm2 is not downloaded (no models/SmolLM2-135M-Instruct*.gguf") +
+                           (env != nullptr ? " in $BUTTERFLY_MODELS" : "") +
+                           "); run scripts/fetch-model, or give a FILE.gguf"};
+  }
+  if (spec.starts_with("builtin:")) {
+    return core::Error{core::Errc::invalid_argument,
+                       "unknown model '" + std::string(spec) + "'; the built-in model is builtin:smollm2"};
+  }
+  return std::filesystem::path(spec);
+}
+
 }  // namespace bf::model

@@ -22,6 +22,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "model/generator.hpp"
+#include "model/model_paths.hpp"
+
 extern char** environ;
 
 namespace bf::runtime {
@@ -47,6 +50,40 @@ struct Fd {
     if (fd >= 0) ::close(fd);
     fd = -1;
   }
+};
+
+// The built-in CPU runtime: the Ask's prompt as the user message under the model's chat template.
+class BuiltinModel final : public AnswerModel {
+ public:
+  BuiltinModel(std::unique_ptr<model::Generator> generator, std::string spec, ModelOptions options)
+      : generator_(std::move(generator)), spec_(std::move(spec)), options_(std::move(options)) {}
+
+  core::Result<ModelOutput> run(const proto::Ask& ask, std::uint64_t seed) override {
+    model::GenerateRequest request;
+    request.system = options_.system_prompt;
+    request.prompt = ask.prompt;
+    request.max_tokens = options_.max_tokens;
+    request.sampling.temperature = options_.temperature;
+    request.sampling.seed = seed;
+    request.distribution_top_k = std::min<std::size_t>(options_.distribution_top_k, proto::distribution_entries_max);
+    auto result = generator_->generate(request);
+    if (!result) return model_error("model '" + spec_ + "': " + result.error().message);
+    ModelOutput out;
+    out.text = std::move(result->text);
+    if (out.text.size() > options_.output_bytes_max) out.text.resize(options_.output_bytes_max);
+    for (const auto& t : result->first_distribution) {
+      out.distribution.push_back({static_cast<std::uint32_t>(t.token), t.q31});
+    }
+    return out;
+  }
+  [[nodiscard]] std::string describe() const override {
+    return spec_ + " (" + std::to_string(generator_->threads()) + " threads)";
+  }
+
+ private:
+  std::unique_ptr<model::Generator> generator_;
+  std::string spec_;
+  ModelOptions options_;
 };
 
 class ScriptModel final : public AnswerModel {
@@ -327,9 +364,12 @@ core::Result<std::unique_ptr<AnswerModel>> make_answer_model(std::string_view sp
     return std::unique_ptr<AnswerModel>(std::make_unique<OpenAiModel>(std::move(endpoint.value()), std::string(spec), options));
   }
   if (spec.starts_with("builtin:") || spec.ends_with(".gguf")) {
-    return model_error("model '" + std::string(spec) +
-                       "': the built-in CPU runtime is not built into this binary yet (issue 6); use "
-                       "openai:http://HOST:PORT for a llama.cpp, vLLM or Ollama server, or script:PATH");
+    auto path = model::resolve_model_spec(spec);
+    if (!path) return model_error("model '" + std::string(spec) + "': " + path.error().message);
+    auto generator = model::Generator::load(*path, options.compute_threads);
+    if (!generator) return model_error("model '" + std::string(spec) + "': " + generator.error().message);
+    return std::unique_ptr<AnswerModel>(
+        std::make_unique<BuiltinModel>(std::move(generator.value()), std::string(spec), options));
   }
   return model_error("unknown model spec '" + std::string(spec) +
                      "'; use script:PATH, openai:http://HOST:PORT[#MODEL], builtin:smollm2 or FILE.gguf");

@@ -6,7 +6,9 @@
 //                        BUTTERFLY_SEED. Deterministic scripts make deterministic workers (tests).
 //   openai:URL[#model]   POST URL/v1/chat/completions (plain HTTP) to any OpenAI-compatible server
 //                        (llama.cpp server, vLLM, Ollama); the answer is choices[0].message.content.
-//   builtin:smollm2, FILE.gguf   the built-in CPU runtime (issue 6): not in this binary yet.
+//   builtin:smollm2, FILE.gguf   the built-in CPU runtime (model/): greedy or seeded sampling with
+//                        an optional system prompt; several workers on one machine share the
+//                        mmapped weights through the page cache.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,12 @@ class AnswerModel {
 struct ModelOptions {
   std::uint32_t timeout_ms = model_timeout_ms_default;  // per run; the run fails after this
   std::size_t output_bytes_max = model_output_bytes_max;
+  // Built-in runtime only:
+  std::string system_prompt;          // "" : the model's default
+  std::uint32_t max_tokens = 48;      // new tokens per answer
+  float temperature = 0.0F;           // 0: greedy; else sampled with the run's seed
+  std::uint32_t compute_threads = 1;  // threads of one forward pass
+  std::uint32_t distribution_top_k = 8;  // first-token distribution sent for token-level fusion
 };
 
 // Parses SPEC and builds the model. Errors say which forms exist and what was wrong.

@@ -252,7 +252,8 @@ class Head {
           last_logic_ms_ = ms_between(t0, Clock::now());
           drain();
         } else if (const auto* beat = std::get_if<proto::Heartbeat>(&message.value())) {
-          if (!beat->pong) co_await link.channel->send(proto::Heartbeat{beat->nonce, true});
+          // A failed send closes the channel; the receive loop then reports the disconnection.
+          if (!beat->pong) (void)co_await link.channel->send(proto::Heartbeat{beat->nonce, true});
         } else if (const auto* bye = std::get_if<proto::Goodbye>(&message.value())) {
           reason = "goodbye: " + bye->reason;
           break;
@@ -296,7 +297,7 @@ class Head {
         channel->close("heartbeat deadline passed");
         co_return;
       }
-      co_await channel->send(proto::Heartbeat{++links_[w].nonce, false});
+      (void)co_await channel->send(proto::Heartbeat{++links_[w].nonce, false});  // failure: see the receive loop
     }
   }
 
@@ -311,7 +312,7 @@ class Head {
           auto channel = links_[ask->worker].channel;
           if (!channel || !channel->is_open()) continue;  // the logic learns of it via on_disconnected
           asio::co_spawn(io_, [channel, m = proto::Message(std::move(ask->ask))]() -> asio::awaitable<void> {
-            co_await channel->send(m);
+            (void)co_await channel->send(m);  // failure closes the channel: a disconnection
           }, asio::detached);
         } else if (auto* done = std::get_if<QueryDone>(&action)) {
           commit(std::move(*done));

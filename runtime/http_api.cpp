@@ -84,7 +84,8 @@ core::Result<QueryInput> parse_query_body(std::string_view body) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad_request("the body must be a JSON object like {\"query\": \"2+2?\"}");
   static const char* known[] = {"query", "mode", "agreement", "decimals"};
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
       return bad_request("unknown field '" + key + "'; use query, mode, agreement, decimals");
     }

@@ -69,7 +69,21 @@ std::string collusion_text(cc::AgreementRule rule, const Digest& query_id) {
 
 core::Result<Bytes> canonical_payload(cc::AgreementRule rule, std::uint8_t param, std::string_view text) {
   if (rule == cc::AgreementRule::numeric) {
-    // The last number: optional '-', digits, optional '.' and digits. Scan from the end.
+    // Models state the answer first and may ramble after it ("The answer is 4. In algebra, 2+2
+    // ..."), so only the first sentence that holds a digit counts: it ends at a newline, or at
+    // '.', '!' or '?' followed by a space or the end (a '.' inside "4.5" does not end it).
+    const std::size_t first_digit = text.find_first_of("0123456789");
+    if (first_digit != std::string_view::npos) {
+      for (std::size_t i = first_digit; i < text.size(); ++i) {
+        const char ch = text[i];
+        const bool at_break = i + 1 == text.size() || std::isspace(static_cast<unsigned char>(text[i + 1])) != 0;
+        if (ch == '\n' || ((ch == '.' || ch == '!' || ch == '?') && at_break)) {
+          text = text.substr(0, i);
+          break;
+        }
+      }
+    }
+    // The last number of that sentence: optional '-', digits, optional '.' and digits.
     std::size_t end = text.size();
     while (end > 0 && std::isdigit(static_cast<unsigned char>(text[end - 1])) == 0) --end;
     if (end == 0) {

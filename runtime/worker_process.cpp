@@ -157,7 +157,7 @@ class Worker {
         logic_.on_ask(*ask, now());
         drain();
       } else if (const auto* beat = std::get_if<proto::Heartbeat>(&message.value())) {
-        if (!beat->pong) co_await channel->send(proto::Heartbeat{beat->nonce, true});
+        if (!beat->pong) (void)co_await channel->send(proto::Heartbeat{beat->nonce, true});  // failure ends the session
       } else if (const auto* bye = std::get_if<proto::Goodbye>(&message.value())) {
         reason = "goodbye: " + bye->reason;
         break;
@@ -317,6 +317,10 @@ int run_worker(const WorkerOptions& options) {
   }
   ModelOptions model_options;
   model_options.timeout_ms = options.model_timeout_ms;
+  model_options.system_prompt = options.system_prompt;
+  model_options.max_tokens = options.max_tokens;
+  model_options.temperature = options.temperature;
+  model_options.compute_threads = options.compute_threads;
   auto model = make_answer_model(options.model, model_options);
   if (!model) {
     log_plain("--model: " + model.error().message);

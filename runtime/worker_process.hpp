@@ -22,6 +22,11 @@ struct WorkerOptions {
   std::uint32_t slow_ms = 0;
   std::uint32_t model_timeout_ms = 30'000;
   std::uint32_t model_threads = 2;  // concurrent model runs
+  // Built-in model (builtin:smollm2 or FILE.gguf): the specialist's system prompt and sampling.
+  std::string system_prompt;
+  std::uint32_t max_tokens = 48;
+  float temperature = 0.0F;
+  std::uint32_t compute_threads = 1;
 };
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.

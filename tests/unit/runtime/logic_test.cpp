@@ -50,10 +50,16 @@ std::string text_of(const core::Result<Bytes>& b) {
   return b.ok() ? std::string(b->begin(), b->end()) : "";
 }
 
-TEST(CanonicalPayload, NumericTakesTheLastNumberInMicroUnits) {
+TEST(CanonicalPayload, NumericTakesTheLastNumberOfTheFirstSentenceWithOne) {
   EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6, "The answer is 42.")), 42'000'000);
-  EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6, "2 + 2 is -3.25, not 4... wait: -3.25")),
+  EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6, "2 + 2 is -3.25, not 4; wait: -3.25")),
             -3'250'000);
+  // What a small model says: the answer, then a ramble with other numbers.
+  EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6,
+                                       "The answer is 4.\n\nIn algebra, 2+2 is often called the 2+2 identity")),
+            4'000'000);
+  EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6, "Sure! 2+2 = 4. Also 3+3 = 6.")), 4'000'000);
+  EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6, "It is 4.5. Not 5.")), 4'500'000);
   EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 0, "about 7.6")), 8'000'000);
   EXPECT_EQ(micro_of(canonical_payload(cc::AgreementRule::numeric, 6, "x=0.0000005")), 1);
   EXPECT_FALSE(canonical_payload(cc::AgreementRule::numeric, 6, "no number here").ok());

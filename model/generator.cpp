@@ -1,0 +1,90 @@
+#include "model/generator.hpp"
+
+#include <chrono>
+
+namespace bf::model {
+namespace {
+
+core::Error fail(std::string message) { return core::Error{core::Errc::invalid_argument, std::move(message)}; }
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+Generator::Generator(Model model, Tokenizer tokenizer, std::size_t threads)
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), pool_(std::make_unique<ThreadPool>(threads)) {}
+
+core::Result<std::unique_ptr<Generator>> Generator::load(const std::filesystem::path& file, std::size_t threads) {
+  if (threads > threads_max) return fail("threads must be at most " + std::to_string(threads_max));
+  auto gguf = GgufFile::open(file);
+  if (!gguf) return gguf.error();
+  auto shared = std::make_shared<const GgufFile>(std::move(gguf.value()));
+  auto model = Model::from_gguf(shared);
+  if (!model) return model.error();
+  auto data = tokenizer_data_from_gguf(*shared);
+  if (!data) return data.error();
+  auto tokenizer = Tokenizer::create(std::move(data.value()));
+  if (!tokenizer) return tokenizer.error();
+  return std::unique_ptr<Generator>(new Generator(std::move(model.value()), std::move(tokenizer.value()), threads));
+}
+
+core::Result<GenerateResult> Generator::generate(const GenerateRequest& request,
+                                                 const std::function<void(std::string_view)>& on_piece) {
+  if (auto s = validate(request.sampling); !s) return s.error();
+  if (request.max_tokens == 0 || request.max_tokens > generate_tokens_max) {
+    return fail("max tokens must be in 1.." + std::to_string(generate_tokens_max));
+  }
+  const std::lock_guard lock(mutex_);
+  GenerateResult out;
+  const TokenizerData& data = tokenizer_.data();
+  out.chat = !request.raw && !data.chat_template.empty();
+  std::string text = request.prompt;
+  if (out.chat) {
+    std::vector<ChatMessage> messages;
+    if (!request.system.empty()) messages.push_back({"system", request.system});
+    messages.push_back({"user", request.prompt});
+    text = apply_chat_template(data, messages, true);
+  }
+  auto ids = tokenizer_.encode_checked(text, true, out.chat);
+  if (!ids) return ids.error();
+  if (ids->empty()) return fail("the prompt is empty after tokenization; give some text");
+  out.prompt_ids = std::move(ids.value());
+  const std::size_t context = model_.config().context;
+  if (out.prompt_ids.size() + request.max_tokens > context) {
+    return fail("the prompt (" + std::to_string(out.prompt_ids.size()) + " tokens) plus " +
+                std::to_string(request.max_tokens) + " new tokens exceeds the model's context of " +
+                std::to_string(context) + "; shorten the prompt or ask for fewer tokens");
+  }
+  Session session(model_, *pool_, out.prompt_ids.size() + request.max_tokens);
+  Sampler sampler(request.sampling);
+
+  const auto prefill_start = std::chrono::steady_clock::now();
+  auto logits = session.forward(out.prompt_ids);
+  if (!logits) return logits.error();
+  out.prefill_s = seconds_since(prefill_start);
+  if (request.distribution_top_k > 0) {
+    const float temperature = request.sampling.temperature > 0 ? request.sampling.temperature : 1.0F;
+    out.first_distribution = top_k_q31(*logits, request.distribution_top_k, temperature);
+  }
+  const auto decode_start = std::chrono::steady_clock::now();
+  while (out.ids.size() < request.max_tokens) {
+    const std::int32_t token = sampler.sample(*logits);
+    out.ids.push_back(token);
+    if (tokenizer_.is_end_of_generation(token)) {
+      out.stopped = true;
+      break;
+    }
+    const std::string piece = tokenizer_.token_piece(token);
+    out.text += piece;
+    if (on_piece) on_piece(piece);
+    if (out.ids.size() == request.max_tokens) break;
+    logits = session.forward(std::span<const std::int32_t>(&token, 1));
+    if (!logits) return logits.error();
+  }
+  out.decode_s = seconds_since(decode_start);
+  return out;
+}
+
+}  // namespace bf::model
