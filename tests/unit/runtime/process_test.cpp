@@ -150,7 +150,7 @@ TEST(ScriptModel, TimeoutOutputLimitAndFailuresAreErrors) {
   EXPECT_EQ(ok->text, "ok\n");
 }
 
-TEST(ModelSpec, UnknownMissingAndNotYetBuiltAreClearErrors) {
+TEST(ModelSpec, UnknownMissingAndDamagedModelsAreClearErrors) {
   TempDir t;
   auto r = make_answer_model("script:" + (t.path / "missing.sh").string());
   ASSERT_FALSE(r.ok());
@@ -161,14 +161,40 @@ TEST(ModelSpec, UnknownMissingAndNotYetBuiltAreClearErrors) {
   r = make_answer_model("script:" + p.string());
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("chmod +x"), std::string::npos);
-  for (const char* spec : {"builtin:smollm2", "/models/x.gguf"}) {
-    r = make_answer_model(spec);
-    ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("not built into this binary yet"), std::string::npos) << spec;
-  }
+  r = make_answer_model("builtin:llama-9000");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("the built-in model is builtin:smollm2"), std::string::npos) << r.error().message;
+  r = make_answer_model((t.path / "absent.gguf").string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("absent.gguf"), std::string::npos) << r.error().message;
+  const auto damaged = t.path / "damaged.gguf";
+  std::ofstream(damaged) << "GGUF\x03";  // a header cut short
+  r = make_answer_model(damaged.string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("damaged.gguf"), std::string::npos) << r.error().message;
   r = make_answer_model("magic:thing");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("script:PATH"), std::string::npos);
+}
+
+TEST(ModelSpec, BuiltinSmollm2AnswersAnAsk) {
+  auto r = make_answer_model("builtin:smollm2");
+  if (!r.ok() && r.error().message.find("not downloaded") != std::string::npos) {
+    GTEST_SKIP() << "SmolLM2 is not fetched (run scripts/fetch-model): " << r.error().message;
+  }
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  proto::Ask ask;
+  ask.prompt = "What is 2+2?";
+  auto out = (*r)->run(ask, 1);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  // The numeric rule reads the model's own answer: SmolLM2 says 4 (greedy, deterministic).
+  auto payload = canonical_payload(core::cert::AgreementRule::numeric, 0, out->text);
+  ASSERT_TRUE(payload.ok()) << out->text;
+  EXPECT_EQ(core::cert::i64_from(*payload, "answer").value(), 4'000'000) << out->text;
+  ASSERT_FALSE(out->distribution.empty());
+  std::uint64_t total = 0;
+  for (const auto& t : out->distribution) total += t.q31;
+  EXPECT_EQ(total, 1ULL << 31);  // the Q31 distribution sums exactly to one
 }
 
 TEST(ModelSpec, OpenAiUrls) {
