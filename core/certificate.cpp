@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/codec.hpp"
 #include "core/contract.hpp"
 #include "core/fusion.hpp"
 #include "core/reputation.hpp"
@@ -16,65 +17,15 @@ constexpr std::string_view magic_certificate = "BFCT";
 constexpr std::string_view magic_equivocation = "BFEQ";
 constexpr std::string_view magic_transition = "BFMT";
 
-Error format_error(std::string_view record, std::size_t offset, std::string_view field,
-                   const std::string& problem) {
-  return Error{Errc::invalid_argument,
-               std::string(record) + " byte " + std::to_string(offset) + " (" + std::string(field) +
-                   "): " + problem};
-}
+using codec::format_error;
 
-// Reads little-endian fields, remembering the first error; after an error every read returns zero,
-// so loops bounded by a count read later stop at once.
-class Reader {
+// Certificate and membership records: the shared byte reader plus ids, magic and version.
+class Reader : public codec::ByteReader {
  public:
-  Reader(std::span<const std::uint8_t> bytes, std::string_view record) : b_(bytes), record_(record) {}
+  using ByteReader::ByteReader;
 
-  [[nodiscard]] bool failed() const noexcept { return error_.has_value(); }
-  [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
-  [[nodiscard]] Error error() const { return *error_; }
-  void fail_at(std::size_t at, std::string_view field, const std::string& problem) {
-    if (!error_) error_ = format_error(record_, at, field, problem);
-  }
-
-  std::uint64_t uint(std::size_t width, std::string_view field) {
-    if (!need(width, field)) return 0;
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < width; ++i) v |= std::uint64_t{b_[pos_ + i]} << (8 * i);
-    pos_ += width;
-    return v;
-  }
-  std::uint8_t u8(std::string_view field) { return static_cast<std::uint8_t>(uint(1, field)); }
-  std::uint16_t u16(std::string_view field) { return static_cast<std::uint16_t>(uint(2, field)); }
-  std::uint32_t u32(std::string_view field) { return static_cast<std::uint32_t>(uint(4, field)); }
-  std::uint64_t u64(std::string_view field) { return uint(8, field); }
-
-  template <std::size_t N>
-  std::array<std::uint8_t, N> fixed(std::string_view field) {
-    std::array<std::uint8_t, N> out{};
-    if (!need(N, field)) return out;
-    std::copy_n(b_.begin() + static_cast<std::ptrdiff_t>(pos_), N, out.begin());
-    pos_ += N;
-    return out;
-  }
-  Bytes bytes(std::size_t count, std::string_view field) {
-    if (!need(count, field)) return {};
-    Bytes out(b_.begin() + static_cast<std::ptrdiff_t>(pos_),
-              b_.begin() + static_cast<std::ptrdiff_t>(pos_ + count));
-    pos_ += count;
-    return out;
-  }
-  // A length-prefixed field: the length is checked against `max` before anything is read.
-  Bytes sized(std::size_t length_width, std::size_t max, std::string_view field) {
-    const std::size_t at = pos_;
-    const std::uint64_t len = uint(length_width, field);
-    if (len > max) {
-      fail_at(at, field, "length " + std::to_string(len) + " exceeds the limit of " + std::to_string(max));
-      return {};
-    }
-    return bytes(static_cast<std::size_t>(len), field);
-  }
   std::string id(std::string_view field) {
-    const std::size_t at = pos_;
+    const std::size_t at = offset();
     const std::uint8_t len = u8(field);
     const Bytes raw = bytes(len, field);
     std::string s(raw.begin(), raw.end());
@@ -86,14 +37,14 @@ class Reader {
     const Bytes m = bytes(expected.size(), "magic");
     if (!failed() && !std::equal(m.begin(), m.end(), expected.begin(), expected.end())) {
       fail_at(0, "magic", "expected '" + std::string(expected) + "'; this is not a " +
-                              std::string(record_) + " file");
+                              std::string(record()) + " file");
     }
   }
   void version(std::uint16_t expected) {
-    const std::size_t at = pos_;
+    const std::size_t at = offset();
     const std::uint16_t v = u16("version");
     if (failed() || v == expected) return;
-    if (record_ == "certificate" && v == 1) {
+    if (record() == "certificate" && v == 1) {
       fail_at(at, "version", "version 1 certificates (before task checks) are no longer read; this "
                              "build reads version " + std::to_string(expected) +
                              ": have the head issue the certificate again");
@@ -102,27 +53,6 @@ class Reader {
     fail_at(at, "version", "unknown version " + std::to_string(v) + "; this build reads version " +
                                std::to_string(expected));
   }
-  void end() {
-    if (!failed() && pos_ != b_.size()) {
-      fail_at(pos_, "end", std::to_string(b_.size() - pos_) + " trailing bytes after the last field");
-    }
-  }
-
- private:
-  bool need(std::size_t count, std::string_view field) {
-    if (failed()) return false;
-    if (b_.size() - pos_ < count) {
-      fail_at(pos_, field, "truncated: needs " + std::to_string(count) + " bytes, " +
-                               std::to_string(b_.size() - pos_) + " left");
-      return false;
-    }
-    return true;
-  }
-
-  std::span<const std::uint8_t> b_;
-  std::string_view record_;
-  std::size_t pos_ = 0;
-  std::optional<Error> error_;
 };
 
 // Writes little-endian fields; a value that does not fit its width is an error, never truncated.

@@ -1,5 +1,7 @@
 #include "runtime/protocol.hpp"
 
+#include "core/codec.hpp"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -41,80 +43,9 @@ constexpr std::uint32_t ask_bytes_max = 32 + 4 + 1 + 1 + 1 + 4 + 4 + prompt_byte
 static_assert(answer_bytes_max + frame_overhead_bytes <= frame_bytes_max);
 static_assert(ask_bytes_max + frame_overhead_bytes <= frame_bytes_max);
 
-Error malformed(std::string_view what, std::size_t offset, std::string_view field, const std::string& problem) {
-  return Error{Errc::invalid_argument, std::string(what) + " byte " + std::to_string(offset) + " (" +
-                                           std::string(field) + "): " + problem};
-}
 
-// Little-endian reader that remembers the first error; later reads return zeros.
-class Reader {
- public:
-  Reader(std::span<const std::uint8_t> bytes, std::string_view what) : b_(bytes), what_(what) {}
-  [[nodiscard]] bool failed() const noexcept { return error_.has_value(); }
-  [[nodiscard]] std::size_t offset() const noexcept { return pos_; }
-  [[nodiscard]] const Error& error() const { return *error_; }
-  void fail_at(std::size_t at, std::string_view field, const std::string& problem) {
-    if (!error_) error_ = malformed(what_, at, field, problem);
-  }
-  std::uint64_t uint(std::size_t width, std::string_view field) {
-    if (!need(width, field)) return 0;
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < width; ++i) v |= std::uint64_t{b_[pos_ + i]} << (8 * i);
-    pos_ += width;
-    return v;
-  }
-  std::uint8_t u8(std::string_view field) { return static_cast<std::uint8_t>(uint(1, field)); }
-  std::uint16_t u16(std::string_view field) { return static_cast<std::uint16_t>(uint(2, field)); }
-  std::uint32_t u32(std::string_view field) { return static_cast<std::uint32_t>(uint(4, field)); }
-  std::uint64_t u64(std::string_view field) { return uint(8, field); }
-  template <std::size_t N>
-  std::array<std::uint8_t, N> fixed(std::string_view field) {
-    std::array<std::uint8_t, N> out{};
-    if (!need(N, field)) return out;
-    std::copy_n(b_.begin() + static_cast<std::ptrdiff_t>(pos_), N, out.begin());
-    pos_ += N;
-    return out;
-  }
-  // A length-prefixed field; the length is checked against max before anything is read.
-  Bytes sized(std::size_t length_width, std::size_t max, std::string_view field) {
-    const std::size_t at = pos_;
-    const std::uint64_t len = uint(length_width, field);
-    if (failed()) return {};
-    if (len > max) {
-      fail_at(at, field, "length " + std::to_string(len) + " exceeds the limit of " + std::to_string(max));
-      return {};
-    }
-    if (!need(static_cast<std::size_t>(len), field)) return {};
-    Bytes out(b_.begin() + static_cast<std::ptrdiff_t>(pos_),
-              b_.begin() + static_cast<std::ptrdiff_t>(pos_ + len));
-    pos_ += static_cast<std::size_t>(len);
-    return out;
-  }
-  std::string text(std::size_t length_width, std::size_t max, std::string_view field) {
-    const Bytes raw = sized(length_width, max, field);
-    return {raw.begin(), raw.end()};
-  }
-  void end() {
-    if (!failed() && pos_ != b_.size()) {
-      fail_at(pos_, "end", std::to_string(b_.size() - pos_) + " trailing bytes after the last field");
-    }
-  }
-
- private:
-  bool need(std::size_t count, std::string_view field) {
-    if (failed()) return false;
-    if (b_.size() - pos_ < count) {
-      fail_at(pos_, field, "truncated: needs " + std::to_string(count) + " bytes, " +
-                               std::to_string(b_.size() - pos_) + " left");
-      return false;
-    }
-    return true;
-  }
-  std::span<const std::uint8_t> b_;
-  std::string_view what_;
-  std::size_t pos_ = 0;
-  std::optional<Error> error_;
-};
+// Bounds-checked reads that name the message, byte offset and field of the first problem.
+using Reader = core::codec::ByteReader;
 
 // Little-endian writer; a value outside its field's limit is an error naming the field.
 class Writer {
