@@ -20,7 +20,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <regex>
+#include <charconv>
 #include <sstream>
 
 #include "core/tally.hpp"
@@ -585,13 +585,15 @@ Result<ChainResume> resume_chain(const std::filesystem::path& dir, const Digest&
   ChainResume r;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return r;
-  static const std::regex cert_name(R"(([0-9]{6,20})\.cert)");
   std::uint64_t best = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    std::smatch m;
+    // Certificates are named by sequence: 6 to 20 digits, then ".cert".
     const std::string name = entry.path().filename().string();
-    if (!std::regex_match(name, m, cert_name)) continue;
-    const auto seq = std::stoull(m[1].str());
+    const std::string_view stem = std::string_view(name).substr(0, name.size() >= 5 ? name.size() - 5 : 0);
+    if (!name.ends_with(".cert") || stem.size() < 6 || stem.size() > 20) continue;
+    std::uint64_t seq = 0;
+    const auto [end, parse_error] = std::from_chars(stem.data(), stem.data() + stem.size(), seq);
+    if (parse_error != std::errc() || end != stem.data() + stem.size()) continue;
     if (seq > best) {
       best = seq;
       r.last_file = entry.path();
