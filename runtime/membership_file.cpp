@@ -10,7 +10,9 @@ Error bad(const std::string& problem) {
   return Error{Errc::invalid_membership, "membership: " + problem};
 }
 
-Result<Membership> finish(core::cert::MembershipRecord record) {
+}  // namespace
+
+Result<Membership> membership_from_record(core::cert::MembershipRecord record) {
   auto canonical = core::cert::encode_membership(record);
   if (!canonical) return bad(canonical.error().message);
   Membership m{std::move(record), std::move(canonical.value()), {}, {}};
@@ -18,8 +20,6 @@ Result<Membership> finish(core::cert::MembershipRecord record) {
   m.addresses.assign(m.record.workers.size(), std::string{});
   return m;
 }
-
-}  // namespace
 
 core::Status check_address(std::string_view address) {
   const auto colon = address.rfind(':');
@@ -74,7 +74,7 @@ Result<Membership> make_membership_record(const std::string& cluster_id, std::ui
   r.rule = core::QuorumRule::safe;
   r.head_key = head_key;
   r.workers = std::move(workers);
-  return finish(std::move(r));
+  return membership_from_record(std::move(r));
 }
 
 nlohmann::json membership_json(const Membership& m) {
@@ -156,9 +156,9 @@ Result<Membership> membership_from_json(const nlohmann::json& j) {
     if (!key) return bad(key.error().message);
     r.workers.push_back({w["id"].get<std::string>(), *key});
   }
-  auto m = finish(std::move(r));
+  auto m = membership_from_record(std::move(r));
   if (!m) return m;
-  // finish() checked the workers are in canonical order, so addresses keep their positions.
+  // membership_from_record() checked the workers are in canonical order, so addresses keep their positions.
   m.value().addresses = std::move(addresses);
   if (hex(m->digest) != j["digest"].get<std::string>()) {
     return bad("'digest' " + j["digest"].get<std::string>() + " differs from the recomputed digest " +

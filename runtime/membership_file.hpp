@@ -35,6 +35,9 @@ core::Status check_address(std::string_view address);
 Result<Membership> make_membership_record(const std::string& cluster_id, std::uint64_t epoch,
                                           std::uint32_t f, const PublicKey& head_key,
                                           std::vector<core::cert::MemberKey> workers);
+// A membership from its record as it stands (no sorting, q as given): encodes and digests it;
+// an error when the record is not canonical. Addresses start empty.
+Result<Membership> membership_from_record(core::cert::MembershipRecord record);
 nlohmann::json membership_json(const Membership& m);
 Result<Membership> membership_from_json(const nlohmann::json& j);
 Result<Membership> read_membership_file(const std::filesystem::path& path);
