@@ -266,6 +266,7 @@ void HeadLogic::finish(Query& q, const core::Decision& decision, Millis now) {
   config_.next_sequence += 1;
   config_.previous_hash = produced->hash;
   ++queries_done_;
+  remember(q, produced->certificate.sequence);
   for (core::WorkerIndex w = 0; w < produced->events.size() && w < reputation_.size(); ++w) {
     if (!produced->events[w]) continue;
     const auto rep = core::reputation_update({reputation_[w].value, reputation_[w].isolated}, *produced->events[w]);
@@ -298,15 +299,67 @@ void HeadLogic::detect(core::WorkerIndex w, std::string kind, Millis now, std::s
   actions_.emplace_back(Detection{w, std::move(kind), now, std::move(detail)});
 }
 
-void HeadLogic::isolate(core::WorkerIndex w, std::string reason, Bytes evidence, Millis now) {
+void HeadLogic::isolate(core::WorkerIndex w, std::string reason, Bytes evidence, Millis now,
+                        std::uint64_t late_after_sequence) {
   if (!bit(isolated_, w)) {
     isolated_ |= one(w);
     const auto rep = core::reputation_update({reputation_[w].value, reputation_[w].isolated},
                                              core::ReputationEvent::equivocate);
     reputation_[w] = {rep.value, rep.isolated};
-    actions_.emplace_back(WorkerIsolated{w, reason, std::move(evidence)});
+    actions_.emplace_back(WorkerIsolated{w, reason, std::move(evidence), late_after_sequence});
   }
   detect(w, "equivocation", now, std::move(reason));
+}
+
+void HeadLogic::remember(const Query& q, std::uint64_t sequence) {
+  if (config_.recent_queries_max == 0) return;
+  Recent rec;
+  rec.sequence = sequence;
+  rec.agreement = q.request.agreement;
+  rec.agreement_param = q.request.agreement_param;
+  for (const RoundState& r : q.rounds) {
+    std::vector<cc::SignedAnswer> firsts;
+    core::SignerMask seen = 0;
+    for (const auto& a : r.answers) {  // arrival order: the first per worker is the one counted
+      if (bit(seen, a.answer.worker)) continue;
+      seen |= one(a.answer.worker);
+      firsts.push_back(a.answer);
+    }
+    rec.rounds.push_back(std::move(firsts));
+  }
+  while (recent_order_.size() >= config_.recent_queries_max) {
+    recent_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+  recent_order_.push_back(q.id);
+  recent_.insert_or_assign(q.id, std::move(rec));
+}
+
+// An answer for a query already certified: a worker that signed a different answer for the same
+// round before the decision has equivocated, whenever the second one arrives.
+void HeadLogic::check_late(core::WorkerIndex from, const proto::Answer& answer, Millis now) {
+  auto it = recent_.find(answer.query_id);
+  if (it == recent_.end() || answer.answer.worker != from || bit(isolated_, from)) return;
+  const Recent& rec = it->second;
+  if (answer.round >= rec.rounds.size()) return;
+  const cc::SignedAnswer* first = nullptr;
+  for (const auto& a : rec.rounds[answer.round]) {
+    if (a.worker == from) first = &a;
+  }
+  if (first == nullptr || first->answer == answer.answer.answer) return;  // late, or a duplicate
+  if (auto ok = verify_signed_answer(config_.membership, answer.answer, answer.query_id, answer.round, rec.agreement,
+                                     rec.agreement_param);
+      !ok) {
+    detect(from, "invalid-signature", now, ok.error().message);
+    return;
+  }
+  auto e = make_equivocation(config_.membership, answer.query_id, answer.round, rec.agreement, rec.agreement_param,
+                             *first, answer.answer);
+  if (!e) return;  // cannot happen for two verified answers of one worker; never isolate without evidence
+  isolate(from,
+          "two different signed answers for round " + std::to_string(answer.round) + " of the query certified as " +
+              std::to_string(rec.sequence) + " (the second after the decision)",
+          std::move(e->bytes), now, rec.sequence);
 }
 
 void HeadLogic::on_connected(core::WorkerIndex w, Millis /*now*/) {
@@ -324,8 +377,12 @@ void HeadLogic::on_disconnected(core::WorkerIndex w, Millis now) {
 }
 
 void HeadLogic::on_answer(core::WorkerIndex from, const proto::Answer& answer, Millis now) {
+  if (from >= quorum_.n) return;
   auto it = queries_.find(answer.query_id);
-  if (it == queries_.end() || it->second.done || from >= quorum_.n) return;  // late or unknown
+  if (it == queries_.end() || it->second.done) {
+    check_late(from, answer, now);  // late: only an equivocation still matters
+    return;
+  }
   Query& q = it->second;
   const auto current = static_cast<std::uint32_t>(q.rounds.size() - 1);
   if (answer.round < current) return;  // a straggler from a closed round

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,9 @@ struct HeadConfig {
   // Testing the tester only (runtime/sim.*): decide with the seed's 2f+1. Never set in a process.
   bool unsafe_seed_quorum = false;
   std::size_t queries_in_flight_max = 1024;  // submit refuses more (QueryDone with an error)
+  // Finished queries whose signed answers are kept to catch an equivocation that arrives after
+  // the decision (spec/consensus.md, "Late equivocation"); the oldest are forgotten first.
+  std::size_t recent_queries_max = 4096;
 };
 
 struct QueryRequest {
@@ -85,6 +89,9 @@ struct WorkerIsolated {
   core::WorkerIndex worker = 0;
   std::string reason;
   Bytes evidence;  // the encoded equivocation record (spec/certificate.md), for the log
+  // Non-zero when the second answer came after the query was certified (under this sequence
+  // number): no certificate carries this evidence, so the caller must log it on its own.
+  std::uint64_t late_after_sequence = 0;
 };
 
 // Something a worker did wrong. kind: "crash", "timeout", "equivocation", "invalid-signature",
@@ -172,7 +179,10 @@ class HeadLogic {
   void finish(Query& q, const core::Decision& decision, Millis now);
   [[nodiscard]] bool may_dispatch(const Query& q, core::WorkerIndex w) const;
   [[nodiscard]] std::uint32_t reachable(const Query& q) const;
-  void isolate(core::WorkerIndex w, std::string reason, Bytes evidence, Millis now);
+  void isolate(core::WorkerIndex w, std::string reason, Bytes evidence, Millis now,
+               std::uint64_t late_after_sequence = 0);
+  void remember(const Query& q, std::uint64_t sequence);
+  void check_late(core::WorkerIndex from, const proto::Answer& answer, Millis now);
   void erase_done();
   void detect(core::WorkerIndex w, std::string kind, Millis now, std::string detail);
 
@@ -182,6 +192,15 @@ class HeadLogic {
   core::SignerMask connected_ = 0;
   core::SignerMask isolated_ = 0;  // equivocated: out until a membership change
   std::map<Digest, Query> queries_;
+  // A certified query's first signed answer per (round, worker), for late equivocation.
+  struct Recent {
+    std::uint64_t sequence = 0;
+    core::cert::AgreementRule agreement = core::cert::AgreementRule::exact;
+    std::uint8_t agreement_param = 0;
+    std::vector<std::vector<core::cert::SignedAnswer>> rounds;
+  };
+  std::map<Digest, Recent> recent_;
+  std::deque<Digest> recent_order_;  // oldest first
   std::uint64_t counter_ = 0;
   std::uint64_t queries_done_ = 0;
   std::vector<HeadAction> actions_;

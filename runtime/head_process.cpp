@@ -29,6 +29,8 @@
 #include "runtime/http_api.hpp"
 #include "runtime/membership_file.hpp"
 #include "runtime/net.hpp"
+#include "runtime/producer.hpp"
+#include "core/reputation.hpp"
 
 namespace bf::runtime {
 namespace {
@@ -319,6 +321,12 @@ class Head {
         } else if (auto* isolated = std::get_if<WorkerIsolated>(&action)) {
           log_line("isolated " + worker_name(isolated->worker) + ": " + isolated->reason);
           ++detections_["isolated"];
+          if (isolated->late_after_sequence != 0 && !isolated->evidence.empty()) {
+            // No certificate carries this evidence: log it beside the query's certificate.
+            const auto eq = options_.log_dir / (sequence_name(isolated->late_after_sequence) + "-late-" +
+                                                std::to_string(isolated->worker) + ".equivocation");
+            if (auto ok = write_durable(eq, isolated->evidence); !ok) log_line(ok.error().message);
+          }
         } else if (auto* d = std::get_if<Detection>(&action)) {
           log_line("detection: " + worker_name(d->worker) + " " + d->kind + " at " + std::to_string(d->at) +
                    " ms" + (d->detail.empty() ? "" : ": " + d->detail));
@@ -585,35 +593,57 @@ Result<ChainResume> resume_chain(const std::filesystem::path& dir, const Digest&
   ChainResume r;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return r;
-  std::uint64_t best = 0;
+  std::map<std::uint64_t, std::filesystem::path> certificates;  // by sequence
+  std::vector<std::filesystem::path> evidence;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     // Certificates are named by sequence: 6 to 20 digits, then ".cert".
     const std::string name = entry.path().filename().string();
+    if (name.ends_with(".equivocation")) evidence.push_back(entry.path());
     const std::string_view stem = std::string_view(name).substr(0, name.size() >= 5 ? name.size() - 5 : 0);
     if (!name.ends_with(".cert") || stem.size() < 6 || stem.size() > 20) continue;
     std::uint64_t seq = 0;
     const auto [end, parse_error] = std::from_chars(stem.data(), stem.data() + stem.size(), seq);
-    if (parse_error != std::errc() || end != stem.data() + stem.size()) continue;
-    if (seq > best) {
-      best = seq;
-      r.last_file = entry.path();
-    }
+    if (parse_error != std::errc() || end != stem.data() + stem.size() || seq == 0) continue;
+    certificates.emplace(seq, entry.path());
   }
   if (ec) return head_error("cannot list " + dir.string() + ": " + ec.message());
-  if (best == 0) return r;
-  auto bytes = read_file(r.last_file, core::cert::record_bytes_max, "certificate");
-  if (!bytes) return bytes.error();
-  auto cert = core::cert::decode_certificate(*bytes);
-  if (!cert) return head_error(r.last_file.string() + " does not decode (" + cert.error().message + "); move it aside to resume");
-  if (cert->membership_digest != membership_digest) {
-    return head_error(r.last_file.string() + " was made under another membership; give this membership its own --log-dir");
+  if (certificates.empty()) return r;
+  // Reputation: replay every certificate's events in chain order from the first snapshot, as the
+  // head applied them; evidence logged on its own (late equivocation) isolates its worker.
+  for (const auto& [seq, path] : certificates) {
+    auto bytes = read_file(path, core::cert::record_bytes_max, "certificate");
+    if (!bytes) return bytes.error();
+    auto cert = core::cert::decode_certificate(*bytes);
+    if (!cert) return head_error(path.string() + " does not decode (" + cert.error().message + "); move it aside to resume");
+    if (cert->sequence != seq) {
+      return head_error(path.string() + " carries sequence " + std::to_string(cert->sequence) + ", not its file name's");
+    }
+    if (cert->membership_digest != membership_digest) {
+      if (seq == certificates.rbegin()->first) {
+        return head_error(path.string() + " was made under another membership; give this membership its own --log-dir");
+      }
+      continue;  // an earlier epoch's certificate: its reputation is not this membership's
+    }
+    if (r.reputation.size() != cert->reputation.size()) r.reputation = cert->reputation;
+    const auto events = reputation_events(*cert);
+    for (std::size_t w = 0; w < events.size() && w < r.reputation.size(); ++w) {
+      if (!events[w]) continue;
+      const auto rep = core::reputation_update({r.reputation[w].value, r.reputation[w].isolated}, *events[w]);
+      r.reputation[w] = {rep.value, rep.isolated};
+    }
+    r.next_sequence = seq + 1;
+    r.previous_hash = blake2b(*bytes);
+    r.last_file = path;
   }
-  if (cert->sequence != best) {
-    return head_error(r.last_file.string() + " carries sequence " + std::to_string(cert->sequence) + ", not its file name's");
+  for (const auto& path : evidence) {
+    auto bytes = read_file(path, core::cert::record_bytes_max, "equivocation record");
+    if (!bytes) continue;
+    auto e = core::cert::decode_equivocation(*bytes);
+    if (!e || e->membership_digest != membership_digest || e->worker >= r.reputation.size()) continue;
+    const auto rep = core::reputation_update({r.reputation[e->worker].value, r.reputation[e->worker].isolated},
+                                             core::ReputationEvent::equivocate);
+    r.reputation[e->worker] = {rep.value, rep.isolated};
   }
-  r.next_sequence = cert->sequence + 1;
-  r.previous_hash = blake2b(*bytes);
-  r.reputation = cert->reputation;
   return r;
 }
 

@@ -37,10 +37,13 @@ struct HeadOptions {
 struct ChainResume {
   std::uint64_t next_sequence = 1;
   Digest previous_hash{};
-  std::vector<core::cert::SnapshotEntry> reputation;  // the newest certificate's snapshot; empty: fresh
-  std::filesystem::path last_file;                    // empty: fresh log
+  // After every certificate's reputation events (and logged equivocation evidence), replayed in
+  // chain order: the head's state when it stopped. Empty: fresh.
+  std::vector<core::cert::SnapshotEntry> reputation;
+  std::filesystem::path last_file;  // empty: fresh log
 };
-// Reads the newest NNNNNN.cert in DIR; refuses a certificate of another membership.
+// Reads the NNNNNN.cert files in DIR in sequence order; refuses a newest certificate of another
+// membership.
 Result<ChainResume> resume_chain(const std::filesystem::path& dir, const Digest& membership_digest);
 
 // The invariants a certificate names, from proofs/MANIFEST (Q1-Q3 and F2 where present).

@@ -116,7 +116,6 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
   c.tasks = req.task_checks;
 
   core::SignerMask isolated = 0;  // equivocated earlier in this query: ignored from then on
-  core::SignerMask answered_last = 0;
   core::Decision decision;
   for (std::uint32_t r = 0; r < req.rounds.size(); ++r) {
     const RoundInput& in = req.rounds[r];
@@ -178,7 +177,6 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
     });
     c.rounds.push_back(std::move(round));
     isolated |= tally.equivocators();
-    answered_last = tally.responders();
     decision = core::decide(tally, m, {r, req.rounds_max, in.reachable, true});
     if (decision.outcome != core::Outcome::need_debate) {
       if (r + 1 != req.rounds.size()) return fail("round " + std::to_string(r) + " ended the query; drop the later rounds");
@@ -203,20 +201,11 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
   }
 
   // Reputation after the query: the next certificate's snapshot.
+  out.events = reputation_events(c);
   out.reputation_after = c.reputation;
-  out.events.assign(n, std::nullopt);
   for (std::uint32_t w = 0; w < n; ++w) {
-    core::Reputation rep{c.reputation[w].value, c.reputation[w].isolated};
-    if (((isolated >> w) & 1U) != 0) {
-      out.events[w] = core::ReputationEvent::equivocate;
-    } else if (decision.outcome == core::Outcome::decided && core::reputation_eligible(rep)) {
-      const bool in_cluster = ((decision.signers >> w) & 1U) != 0;
-      const bool answered = ((answered_last >> w) & 1U) != 0;
-      out.events[w] = in_cluster ? core::ReputationEvent::agree
-                      : answered ? core::ReputationEvent::disagree
-                                 : core::ReputationEvent::timeout;
-    }
-    if (out.events[w]) rep = core::reputation_update(rep, *out.events[w]);
+    if (!out.events[w]) continue;
+    const auto rep = core::reputation_update({c.reputation[w].value, c.reputation[w].isolated}, *out.events[w]);
     out.reputation_after[w] = {rep.value, rep.isolated};
   }
 
@@ -229,6 +218,37 @@ Result<Produced> produce_certificate(const ProduceRequest& req) {
   out.bytes = std::move(bytes.value());
   out.hash = blake2b(out.bytes);
   return out;
+}
+
+std::vector<std::optional<core::ReputationEvent>> reputation_events(const cc::Certificate& c) {
+  const std::uint32_t n = c.n;
+  std::vector<std::optional<core::ReputationEvent>> events(n, std::nullopt);
+  core::SignerMask equivocators = 0;
+  core::SignerMask answered_last = 0;
+  for (const auto& round : c.rounds) {
+    // Answers are sorted by (worker, answer) and hold at most two per worker: a repeat is an
+    // equivocation (the producer never records duplicates).
+    core::SignerMask seen = 0;
+    for (const auto& a : round.answers) {
+      if (a.worker >= n) continue;  // the auditor rejects such a certificate; count nothing
+      const core::SignerMask bit = core::SignerMask{1} << a.worker;
+      if ((seen & bit) != 0) equivocators |= bit;
+      seen |= bit;
+    }
+    answered_last = seen;
+  }
+  for (std::uint32_t w = 0; w < n && w < c.reputation.size(); ++w) {
+    const core::SignerMask bit = core::SignerMask{1} << w;
+    const core::Reputation rep{c.reputation[w].value, c.reputation[w].isolated};
+    if ((equivocators & bit) != 0) {
+      events[w] = core::ReputationEvent::equivocate;
+    } else if (c.outcome == core::Outcome::decided && core::reputation_eligible(rep)) {
+      events[w] = (c.decided_signers & bit) != 0 ? core::ReputationEvent::agree
+                  : (answered_last & bit) != 0   ? core::ReputationEvent::disagree
+                                                 : core::ReputationEvent::timeout;
+    }
+  }
+  return events;
 }
 
 Result<Bytes> make_membership_transition(const Membership& from, const Membership& to, const Keypair& head_key) {

@@ -101,6 +101,13 @@ Result<core::cert::SignedAnswer> sign_answer(const Keypair& worker_key, core::Wo
 
 Result<Produced> produce_certificate(const ProduceRequest& request);
 
+// Per worker index, the reputation event a certificate applies (none: unchanged), from the
+// certificate alone: equivocate for two different answers in one round, else for a Decided
+// outcome and a worker eligible in the snapshot, agree (in the decided cluster), disagree
+// (answered outside it) or timeout (no answer in the last round). The producer and a resuming
+// head both use it, so a restart replays exactly the updates the head made.
+std::vector<std::optional<core::ReputationEvent>> reputation_events(const core::cert::Certificate& c);
+
 // A head-signed membership epoch change (spec/membership.md, "Membership transition"): `head_key`
 // must be `from`'s head key; `to` must have the same cluster id and a larger epoch.
 Result<Bytes> make_membership_transition(const Membership& from, const Membership& to, const Keypair& head_key);

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange
@@ -30,26 +29,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-// A duplicate of the connection's socket descriptor, kept only for the transport attacks of
-// --byzantine malformed/replay: the Channel (rightly) offers no way to write unsealed bytes.
-struct RawFd {
-  int fd = -1;
-  explicit RawFd(int f) : fd(f) {}
-  RawFd(const RawFd&) = delete;
-  RawFd& operator=(const RawFd&) = delete;
-  ~RawFd() {
-    if (fd >= 0) ::close(fd);
-  }
-  void write_all(const std::vector<std::uint8_t>& bytes) const {
-    std::size_t done = 0;
-    while (fd >= 0 && done < bytes.size()) {
-      const auto n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n <= 0) return;  // the head closed it: the attack is over either way
-      done += static_cast<std::size_t>(n);
-    }
-  }
-};
 
 class Worker {
  public:
@@ -130,8 +109,8 @@ class Worker {
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
-    // CLOEXEC: a model script spawned meanwhile must not inherit (and hold open) the connection.
-    auto raw = std::make_shared<RawFd>(::fcntl(socket.native_handle(), F_DUPFD_CLOEXEC, 0));
+    // A model script spawned meanwhile must not inherit (and hold open) the connection.
+    (void)::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
     ++handshakes_;
     auto result = co_await net::accept_head(std::move(socket), membership_, key_, self_, {},
                                             [this](std::string_view line) { log(std::string(line)); });
@@ -143,7 +122,8 @@ class Worker {
     auto channel = result.value();
     if (channel_) channel_->close("a newer head connection replaces this one");
     channel_ = channel;
-    raw_ = raw;
+    // --byzantine replay re-sends a genuine earlier frame byte for byte (attack_replay).
+    if (options_.byzantine == "replay") channel->keep_last_frame_for_testing();
     log("head connected: " + channel->peer_text());
     std::string reason;
     for (;;) {
@@ -169,7 +149,6 @@ class Worker {
     channel->close(reason);
     if (channel_ == channel) {
       channel_.reset();
-      raw_.reset();
     }
     if (!stopping_) log("head connection closed: " + reason);
   }
@@ -230,24 +209,34 @@ class Worker {
   // A frame with a plausible length prefix and garbage inside: the head must close this
   // connection only (MAC failure) and keep deciding with the others.
   void attack_malformed(std::uint64_t job) {
-    if (!raw_) return;
-    std::vector<std::uint8_t> frame = {42, 0, 0, 0};
+    if (!channel_) return;
+    Bytes frame = {42, 0, 0, 0};
     for (std::uint8_t i = 0; i < 42; ++i) frame.push_back(static_cast<std::uint8_t>(job * 31 + i * 7));
     frame[4] = proto::protocol_version;
     log("byzantine: sending a malformed frame (job " + std::to_string(job) + ")");
-    raw_->write_all(frame);
+    send_unsealed(std::move(frame));
   }
 
-  // The Channel keeps its sealed frames to itself, so this "replay" re-sends a frame header
-  // carrying an already-used sequence number (0) with a stale MAC: what the head sees is what a
-  // replayed frame looks like on the wire (an old sequence number whose MAC does not verify).
+  // A genuine replay: the exact bytes of the last sealed frame (valid MAC, used sequence number),
+  // queued behind the answer just sent. The head must refuse it as a replay and close only this
+  // connection; the answer already accepted still counts.
   void attack_replay(std::uint64_t job) {
-    if (!raw_) return;
-    std::vector<std::uint8_t> frame = {1 + 1 + 8 + 32, 0, 0, 0, proto::protocol_version, 3};
-    for (int i = 0; i < 8; ++i) frame.push_back(0);  // sequence 0: long since used
-    for (int i = 0; i < 32; ++i) frame.push_back(static_cast<std::uint8_t>(job + static_cast<std::uint64_t>(i)));
-    log("byzantine: replaying a stale frame (job " + std::to_string(job) + ")");
-    raw_->write_all(frame);
+    if (!channel_) return;
+    auto channel = channel_;
+    asio::co_spawn(io_, [this, channel, job]() -> asio::awaitable<void> {
+      Bytes frame = channel->last_frame_for_testing();  // read when this runs: after the answer's send
+      if (frame.empty()) co_return;                      // nothing sealed yet: nothing to replay
+      log("byzantine: replaying frame " + std::to_string(channel->frames_sent() - 1) + " byte for byte (job " +
+          std::to_string(job) + ")");
+      (void)co_await channel->send_unsealed_for_testing(std::move(frame));
+    }, asio::detached);
+  }
+
+  void send_unsealed(Bytes bytes) {
+    auto channel = channel_;
+    asio::co_spawn(io_, [channel, bytes = std::move(bytes)]() mutable -> asio::awaitable<void> {
+      (void)co_await channel->send_unsealed_for_testing(std::move(bytes));
+    }, asio::detached);
   }
 
   WorkerOptions options_;
@@ -264,7 +253,6 @@ class Worker {
   tcp::endpoint listen_;
   Clock::time_point started_;
   std::shared_ptr<net::Channel> channel_;
-  std::shared_ptr<RawFd> raw_;
   std::uint32_t handshakes_ = 0;
   bool stopping_ = false;
 };

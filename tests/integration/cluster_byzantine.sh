@@ -31,8 +31,7 @@ for kind in wrong random equivocate collude slow silent malformed replay; do
   if [[ $kind == equivocate ]]; then
     # One of an equivocator's two answers is the honest one; when it arrives first and completes
     # the quorum the query decides before the second exists (safe: q tolerates f signers that
-    # lie), and answers after the decision are ignored. Only when both reach the head in time
-    # (it is then outvoted) must the head have the evidence and isolate it.
+    # lie). The second answer, before or after the decision, is evidence: isolation is checked below.
     :
   else
     [[ "$signers" != *worker-04* ]] && pass || fail "$kind: worker-04 signed: $signers"
@@ -40,10 +39,17 @@ for kind in wrong random equivocate collude slow silent malformed replay; do
   case $kind in  # what the head must have noticed (slow and silent are simply outvoted by time)
     # Only when its wrong answer came before the decision (outvoted); a later one is ignored.
     wrong|random|collude) want=$([[ $outvoted == 1 ]] && echo wrong-answer) ;;
-    equivocate) want=$([[ $outvoted == 1 ]] && echo equivocation) ;;
-    malformed|replay) want=bad-frame ;;
+    equivocate) want=equivocation ;;  # also when the second answer comes after the decision
+    malformed) want=bad-frame ;;
+    replay) want="bad-frame: frame sequence" ;;  # the exact bytes of an earlier frame, refused by sequence
     *) want="" ;;
   esac
+  for _ in $(seq 40); do  # a late second answer (equivocate) lands after the reply: give it 2 s
+    [[ -z "$want" ]] || grep -qF "(worker-04) $want" "$dir/logs/head.log" && break
+    sleep 0.05
+  done
+  [[ $kind == equivocate ]] && expect_contains "equivocator isolated" "$(cat "$dir/logs/head.log")" "isolated worker 3 (worker-04)"
+  [[ $kind == replay ]] && expect_contains "replay named" "$(cat "$dir/logs/head.log")" "replayed"
   [[ -z "$want" ]] || expect_contains "head detects $kind" "$(cat "$dir/logs/head.log")" "(worker-04) $want"
   detections=$(grep -o "detection: worker 3 (worker-04) [a-z-]*" "$dir/logs/head.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
   out=$("$bf" log verify "$dir/log" --membership "$dir/membership.json" 2>&1); expect_rc "log verify ($kind)" 0 $?

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/reputation.hpp"
 #include "runtime/auditor.hpp"
 #include "runtime/head_logic.hpp"
 #include "runtime/producer.hpp"
@@ -362,6 +363,58 @@ TEST(HeadLogic, EquivocationIsolatesAtOnceWithVerifiableEvidence) {
   h.ask(numeric("What is 3+3?"), 10);
   EXPECT_TRUE(std::none_of(h.asks.begin(), h.asks.end(), [](const SendAsk& s) { return s.worker == 0; }));
   EXPECT_TRUE(h.head.status().workers[0].reputation.isolated);
+}
+
+TEST(HeadLogic, EquivocationAfterTheDecisionStillIsolatesWithEvidence) {
+  Harness h(4, 1);
+  const QueryDone a = h.ask(numeric("What is 2+2?"), 0);
+  ASSERT_EQ(a.outcome, core::Outcome::decided);
+  EXPECT_TRUE(h.isolated.empty());
+  // Worker 0 answered 42 before the decision; it now signs 7 for the same (query, round).
+  auto second = sign_answer(h.cluster.keys[0], 0, a.query_id, 0, h.cluster.membership.digest,
+                            cc::AgreementRule::numeric, 0, cc::i64_bytes(7'000'000));
+  ASSERT_TRUE(second.ok());
+  h.head.on_answer(0, proto::Answer{a.query_id, 0, *second, "7", {}}, 5);
+  h.pump(5);
+  ASSERT_EQ(h.isolated.size(), 1U);
+  EXPECT_EQ(h.isolated[0].worker, 0U);
+  EXPECT_EQ(h.isolated[0].late_after_sequence, a.sequence);
+  EXPECT_TRUE(verify_equivocation(h.isolated[0].evidence, h.cluster.membership).ok());
+  EXPECT_TRUE(h.head.status().workers[0].reputation.isolated);
+  // The same answer again, or a worker that never answered, is only late: nothing happens.
+  auto repeat = sign_answer(h.cluster.keys[2], 2, a.query_id, 0, h.cluster.membership.digest,
+                            cc::AgreementRule::numeric, 0, cc::i64_bytes(42'000'000));
+  ASSERT_TRUE(repeat.ok());
+  h.head.on_answer(2, proto::Answer{a.query_id, 0, *repeat, "42", {}}, 6);
+  h.pump(6);
+  EXPECT_EQ(h.isolated.size(), 1U);
+  // A forged late answer (worker 1 signing as worker 2) is a bad signature, not an equivocation.
+  auto forged = sign_answer(h.cluster.keys[1], 2, a.query_id, 0, h.cluster.membership.digest,
+                            cc::AgreementRule::numeric, 0, cc::i64_bytes(8'000'000));
+  ASSERT_TRUE(forged.ok());
+  h.head.on_answer(2, proto::Answer{a.query_id, 0, *forged, "8", {}}, 7);
+  h.pump(7);
+  EXPECT_EQ(h.isolated.size(), 1U);
+  EXPECT_FALSE(h.head.status().workers[2].reputation.isolated);
+}
+
+TEST(HeadLogic, ReputationEventsFromTheCertificateMatchTheProducer) {
+  Harness h(4, 1);
+  h.texts[0] = "The answer is 7.";  // outside the decided cluster: disagree
+  const QueryDone a = h.ask(numeric("What is 40+2?"), 0);
+  ASSERT_EQ(a.outcome, core::Outcome::decided);
+  auto c = cc::decode_certificate(a.certificate);
+  ASSERT_TRUE(c.ok());
+  const auto events = reputation_events(*c);
+  ASSERT_EQ(events.size(), 4U);
+  EXPECT_EQ(events[0], core::ReputationEvent::disagree);
+  EXPECT_EQ(events[1], core::ReputationEvent::agree);
+  EXPECT_EQ(events[3], core::ReputationEvent::agree);
+  // The head applied exactly these to its start values.
+  for (core::WorkerIndex w = 0; w < 4; ++w) {
+    const auto rep = core::reputation_update({c->reputation[w].value, c->reputation[w].isolated}, *events[w]);
+    EXPECT_EQ(h.head.status().workers[w].reputation.value, rep.value) << "worker " << w;
+  }
 }
 
 TEST(HeadLogic, DisconnectsMidRoundFailClosedWithoutWaitingForTheDeadline) {

@@ -16,11 +16,13 @@
 #include <fstream>
 #include <thread>
 
+#include "core/reputation.hpp"
 #include "runtime/answer_model.hpp"
 #include "runtime/examples.hpp"
 #include "runtime/head_process.hpp"
 #include "runtime/http_api.hpp"
 #include "runtime/membership_file.hpp"
+#include "runtime/producer.hpp"
 
 namespace bf::runtime {
 namespace {
@@ -470,13 +472,52 @@ TEST(HeadResume, ContinuesAfterTheNewestCertificate) {
     newest = &f;
   }
   ASSERT_NE(newest, nullptr);
+  {
+    // The first certificate alone: delta was outvoted in it, so the state after it differs from
+    // its snapshot (the state before it), and a resumed head must have the state after.
+    TempDir one;
+    const auto& first = ex->log.front();
+    ASSERT_EQ(first.name, "000001.cert");
+    std::ofstream(one.path / first.name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(first.bytes.data()), static_cast<std::streamsize>(first.bytes.size()));
+    auto r1 = resume_chain(one.path, ex->membership.digest);
+    ASSERT_TRUE(r1.ok()) << r1.error().message;
+    auto c1 = core::cert::decode_certificate(first.bytes);
+    ASSERT_TRUE(c1.ok());
+    EXPECT_EQ(c1->reputation[3].value, core::ReputationParams::start);
+    EXPECT_LT(r1->reputation[3].value, core::ReputationParams::start);  // delta's disagreement counted
+    EXPECT_EQ(r1->reputation[0].value, core::ReputationParams::start);
+  }
   auto r = resume_chain(t.path, ex->membership.digest);
   ASSERT_TRUE(r.ok()) << r.error().message;
   auto cert = core::cert::decode_certificate(newest->bytes);
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(r->next_sequence, cert->sequence + 1);
   EXPECT_EQ(r->previous_hash, blake2b(newest->bytes));
-  EXPECT_EQ(r->reputation, cert->reputation);
+  // The newest certificate's own update is applied on top of its snapshot (examples are sequential).
+  auto expected = cert->reputation;
+  const auto events = reputation_events(*cert);
+  bool changed = false;
+  for (std::size_t w = 0; w < expected.size(); ++w) {
+    if (!events[w]) continue;
+    const auto rep = core::reputation_update({expected[w].value, expected[w].isolated}, *events[w]);
+    changed = changed || rep.value != expected[w].value;
+    expected[w] = {rep.value, rep.isolated};
+  }
+  (void)changed;
+  EXPECT_EQ(r->reputation, expected);
+  // Evidence logged on its own (a late equivocation) isolates its worker after a restart.
+  for (const auto& f : ex->log) {
+    if (!f.name.ends_with(".equivocation")) continue;
+    auto e = core::cert::decode_equivocation(f.bytes);
+    ASSERT_TRUE(e.ok());
+    std::ofstream(t.path / ("999999-late-" + std::to_string(e->worker) + ".equivocation"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(f.bytes.data()), static_cast<std::streamsize>(f.bytes.size()));
+    auto r2 = resume_chain(t.path, ex->membership.digest);
+    ASSERT_TRUE(r2.ok()) << r2.error().message;
+    EXPECT_TRUE(r2->reputation[e->worker].isolated);
+    break;
+  }
   Digest other{};
   other.fill(1);
   EXPECT_FALSE(resume_chain(t.path, other).ok());  // another membership's log is refused
