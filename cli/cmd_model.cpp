@@ -16,6 +16,7 @@
 #include "model/model_paths.hpp"
 #include "model/sampler.hpp"
 #include "model/tokenizer.hpp"
+#include "model/tokenizer_hf.hpp"
 
 namespace bf::cli {
 namespace {
@@ -44,9 +45,56 @@ std::string human_bytes(std::uint64_t n) {
   return buf;
 }
 
+// A Hugging Face directory (config.json, safetensors weights, tokenizer.json): shape, weight type
+// and tokenizer, as run_model_info prints them for a GGUF file.
+int run_model_info_hf(const fs::path& dir, bool json) {
+  const std::string cmd = "model info";
+  auto model = bm::Model::load_hf(dir);
+  if (!model) input_error(cmd, model.error().message);
+  const auto& c = model->config();
+  const std::string weights(bm::ggml_type_name(model->token_embedding().type));
+  auto tokenizer = bm::tokenizer_data_from_hf(dir);
+  nlohmann::json j;
+  j["file"] = dir.string();
+  j["format"] = "huggingface";
+  j["architecture"] = c.architecture;
+  j["weight_type"] = weights;
+  j["parameters"] = model->parameter_count();
+  j["config"] = {{"dim", c.dim},         {"hidden", c.hidden},         {"layers", c.layers},
+                 {"heads", c.heads},     {"kv_heads", c.kv_heads},     {"head_dim", c.head_dim},
+                 {"vocab", c.vocab},     {"context", c.context},       {"rope_theta", c.rope_theta},
+                 {"rms_eps", c.rms_eps}, {"tied_output", c.tied_output}};
+  if (tokenizer) {
+    j["tokenizer"] = {{"model", tokenizer->model}, {"pre", tokenizer->pre}, {"vocab", tokenizer->tokens.size()},
+                      {"bos", tokenizer->bos},     {"eos", tokenizer->eos}, {"chat_template", !tokenizer->chat_template.empty()}};
+  } else {
+    j["tokenizer"] = {{"error", tokenizer.error().message}};
+  }
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return exit_ok;
+  }
+  std::cout << "Model " << dir.string() << " (Hugging Face directory, " << weights << " weights)\n"
+            << "  architecture: " << c.architecture << "\n"
+            << "  parameters: " << model->parameter_count() << "\n"
+            << "  layers " << c.layers << ", dim " << c.dim << ", feed-forward " << c.hidden << ", heads " << c.heads
+            << " (kv " << c.kv_heads << ", head size " << c.head_dim << "), vocab " << c.vocab << "\n"
+            << "  context: " << c.context << " tokens; RoPE base " << c.rope_theta << "; RMS eps " << c.rms_eps
+            << "; output head " << (c.tied_output ? "tied to the token embedding" : "separate") << "\n";
+  if (tokenizer) {
+    std::cout << "  tokenizer: " << tokenizer->model << " (pre-tokenizer " << tokenizer->pre << "), "
+              << tokenizer->tokens.size() << " tokens; chat template "
+              << (tokenizer->chat_template.empty() ? "absent" : "present (" + bm::chat_template_family(*tokenizer) + ")") << "\n";
+  } else {
+    std::cout << "  tokenizer: none usable (" << tokenizer.error().message << ")\n";
+  }
+  return exit_ok;
+}
+
 int run_model_info(const std::string& spec, bool json) {
   const std::string cmd = "model info";
   const fs::path path = resolve_model(cmd, spec);
+  if (bm::Model::is_hf_dir(path)) return run_model_info_hf(path, json);
   auto file = bm::GgufFile::open(path);
   if (!file) input_error(cmd, file.error().message);
   auto shared = std::make_shared<const bm::GgufFile>(std::move(file.value()));
@@ -130,6 +178,7 @@ struct GenerateOptions {
   bool raw = false;
   bool json = false;
   std::string system;
+  std::size_t logits = 0;  // --logits K: each step's K largest logits in the JSON
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -144,6 +193,8 @@ int run_generate(const GenerateOptions& opt) {
     input_error(cmd, "--max-tokens must be in 1.." + std::to_string(max_tokens_max));
   }
   if (opt.threads > bm::threads_max) input_error(cmd, "--threads must be at most " + std::to_string(bm::threads_max));
+  if (opt.logits > 0 && !opt.json) input_error(cmd, "--logits needs --json (the logits are part of the JSON object)");
+  if (opt.logits > bm::model_vocab_max) input_error(cmd, "--logits must be at most " + std::to_string(bm::model_vocab_max));
   const fs::path path = resolve_model(cmd, opt.model);
   const auto load_start = std::chrono::steady_clock::now();
   auto generator = bm::Generator::load(path, opt.threads);
@@ -155,6 +206,7 @@ int run_generate(const GenerateOptions& opt) {
   request.raw = opt.raw;
   request.max_tokens = opt.max_tokens;
   request.sampling = sampling;
+  request.logits_top_k = opt.logits;
   auto result = (*generator)->generate(request, [&](std::string_view piece) {
     if (!opt.json) std::cout << piece << std::flush;
   });
@@ -184,7 +236,13 @@ int run_generate(const GenerateOptions& opt) {
                                   {"prefill_tokens_per_s", prefill_tps},
                                   {"decode_s", decode_s},
                                   {"decode_tokens_per_s", decode_tps}}}};
-    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    if (opt.logits > 0) {
+      nlohmann::json steps = nlohmann::json::array();
+      for (const auto& s : result->step_logits) steps.push_back({{"ids", s.ids}, {"logits", s.values}});
+      j["step_logits"] = std::move(steps);
+    }
+    // Indented unless it carries logits (tens of thousands of numbers per step).
+    std::cout << j.dump(opt.logits > 0 ? -1 : 2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << std::endl;  // flush the streamed text before the timings on stderr
     char line[256];
@@ -207,7 +265,7 @@ void add_model_commands(CLI::App& app) {
     auto file = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
     CLI::App* info = m->add_subcommand("info", "Architecture, size, quantization, context, tokenizer and chat template of a GGUF model");
-    info->add_option("FILE", *file, "A .gguf file, or builtin:smollm2")->required();
+    info->add_option("FILE", *file, "A .gguf file, a Hugging Face model directory, or builtin:smollm2")->required();
     info->add_flag("--json", *json, "Machine-readable output");
     info->footer("Examples:\n  butterfly model info builtin:smollm2\n  butterfly model info models/SmolLM2-135M-Instruct.Q4_1.gguf --json");
     info->callback([=] { action() = [=] { return run_model_info(*file, *json); }; });
@@ -215,7 +273,7 @@ void add_model_commands(CLI::App& app) {
   auto opt = std::make_shared<GenerateOptions>();
   CLI::App* g = app.add_subcommand("generate", "Generate text with a GGUF model on the CPU, streaming it as it comes");
   g->add_option("PROMPT", opt->prompt, "The prompt (a user message when the model has a chat template)")->required();
-  g->add_option("--model", opt->model, "A .gguf file or builtin:smollm2 (default)");
+  g->add_option("--model", opt->model, "A .gguf file, a Hugging Face model directory, or builtin:smollm2 (default)");
   g->add_option("--max-tokens", opt->max_tokens, "Most tokens to generate (default 128)");
   g->add_option("--temperature", opt->temperature, "0 = greedy (default); higher is more random");
   g->add_option("--top-k", opt->top_k, "Sample only from the K most likely tokens (0 = off)");
@@ -225,13 +283,17 @@ void add_model_commands(CLI::App& app) {
   g->add_flag("--raw", opt->raw, "Do not wrap the prompt in the model's chat template");
   g->add_option("--system", opt->system, "A system prompt for the chat template (default: the model's own)");
   g->add_flag("--json", opt->json, "One JSON object with text, token ids and timings instead of streaming");
+  g->add_option("--logits", opt->logits,
+                "With --json: each step's K largest logits (\"step_logits\": ids and values, before sampling); "
+                "K = the vocabulary size gives them all");
   g->footer(
       "Prefill and decode speed go to stderr.\n"
       "Examples:\n"
       "  butterfly generate \"What is the capital of France?\"\n"
       "  butterfly generate --model models/SmolLM2-135M-Instruct.Q4_1.gguf --max-tokens 64 \\\n"
       "      --temperature 0.7 --top-p 0.9 --seed 7 \"Write a haiku about rivers.\"\n"
-      "  butterfly generate --raw --json \"Once upon a time\"");
+      "  butterfly generate --raw --json \"Once upon a time\"\n"
+      "  butterfly generate --json --temperature 0 --max-tokens 8 --logits 1000 \"Why is the sky blue?\"");
   g->callback([=] { action() = [=] { return run_generate(*opt); }; });
 }
 

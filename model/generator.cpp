@@ -1,5 +1,8 @@
 #include "model/generator.hpp"
 
+#include "model/tokenizer_hf.hpp"
+
+#include <algorithm>
 #include <chrono>
 
 namespace bf::model {
@@ -11,6 +14,22 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+StepLogits top_logits(std::span<const float> logits, std::size_t k) {
+  std::vector<std::int32_t> order(logits.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int32_t>(i);
+  k = std::min(k, order.size());
+  const auto k_end = order.begin() + static_cast<std::ptrdiff_t>(k);
+  std::partial_sort(order.begin(), k_end, order.end(), [&](std::int32_t a, std::int32_t b) {
+    const float la = logits[static_cast<std::size_t>(a)];
+    const float lb = logits[static_cast<std::size_t>(b)];
+    return la > lb || (la == lb && a < b);
+  });
+  StepLogits out;
+  out.ids.assign(order.begin(), k_end);
+  for (const auto id : out.ids) out.values.push_back(logits[static_cast<std::size_t>(id)]);
+  return out;
+}
+
 }  // namespace
 
 Generator::Generator(Model model, Tokenizer tokenizer, std::size_t threads)
@@ -18,6 +37,15 @@ Generator::Generator(Model model, Tokenizer tokenizer, std::size_t threads)
 
 core::Result<std::unique_ptr<Generator>> Generator::load(const std::filesystem::path& file, std::size_t threads) {
   if (threads > threads_max) return fail("threads must be at most " + std::to_string(threads_max));
+  if (Model::is_hf_dir(file)) {  // Hugging Face layout: config.json, safetensors, tokenizer.json
+    auto model = Model::load_hf(file);
+    if (!model) return model.error();
+    auto data = tokenizer_data_from_hf(file);
+    if (!data) return data.error();
+    auto tokenizer = Tokenizer::create(std::move(data.value()));
+    if (!tokenizer) return tokenizer.error();
+    return std::unique_ptr<Generator>(new Generator(std::move(model.value()), std::move(tokenizer.value()), threads));
+  }
   auto gguf = GgufFile::open(file);
   if (!gguf) return gguf.error();
   auto shared = std::make_shared<const GgufFile>(std::move(gguf.value()));
@@ -70,6 +98,7 @@ core::Result<GenerateResult> Generator::generate(const GenerateRequest& request,
   }
   const auto decode_start = std::chrono::steady_clock::now();
   while (out.ids.size() < request.max_tokens) {
+    if (request.logits_top_k > 0) out.step_logits.push_back(top_logits(*logits, request.logits_top_k));
     const std::int32_t token = sampler.sample(*logits);
     out.ids.push_back(token);
     if (tokenizer_.is_end_of_generation(token)) {

@@ -30,6 +30,13 @@ struct GenerateRequest {
   std::size_t max_tokens = 64;
   SamplerConfig sampling;
   std::size_t distribution_top_k = 0;  // > 0: the first step's top-k distribution in Q31
+  std::size_t logits_top_k = 0;        // > 0: each step's k largest raw logits (parity checks)
+};
+
+// One step's largest logits, in decreasing order (ties by id), before sampling.
+struct StepLogits {
+  std::vector<std::int32_t> ids;
+  std::vector<float> values;
 };
 
 struct GenerateResult {
@@ -39,13 +46,15 @@ struct GenerateResult {
   bool stopped = false;           // ended by an end-of-generation token, not max_tokens
   bool chat = false;              // the chat template was applied
   std::vector<TokenQ31> first_distribution;
+  std::vector<StepLogits> step_logits;  // one per generated id when logits_top_k > 0
   double prefill_s = 0, decode_s = 0;
   [[nodiscard]] std::size_t decoded() const { return ids.empty() ? 0 : ids.size() - 1; }
 };
 
 class Generator {
  public:
-  // Loads FILE (GGUF with tokenizer metadata). threads == 0: one per hardware core.
+  // Loads FILE (GGUF with tokenizer metadata) or a Hugging Face directory (Model::load_hf and
+  // tokenizer_data_from_hf). threads == 0: one per hardware core.
   static core::Result<std::unique_ptr<Generator>> load(const std::filesystem::path& file, std::size_t threads);
 
   // One generation; calls on_piece with each token's text as it comes. Serialised: a Generator runs

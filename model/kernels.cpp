@@ -29,6 +29,11 @@ float load_f32(const std::uint8_t* p) {
   return v;
 }
 
+// ggml keeps an activation block's d and s as f16 (block_q8_0, block_q8_1); rounding them the same
+// way keeps our logits on llama.cpp's (tests/unit/model/kernels_test.cpp, docs/parity.md). A value
+// beyond the f16 range keeps its f32 value instead of becoming infinite.
+float round_scale(float v) { return std::fabs(v) <= 65504.0F ? f16_to_f32(f32_to_f16(v)) : v; }
+
 // ---- scalar references ----
 
 void quantize_q8_scalar(const float* x, BlockQ8* out, std::size_t blocks) {
@@ -45,8 +50,8 @@ void quantize_q8_scalar(const float* x, BlockQ8* out, std::size_t blocks) {
       out[b].qs[i] = q;
       sum += q;
     }
-    out[b].d = d;
-    out[b].s = d * static_cast<float>(sum);
+    out[b].d = round_scale(d);
+    out[b].s = round_scale(d * static_cast<float>(sum));
   }
 }
 
@@ -94,10 +99,20 @@ void axpy_f32_scalar(float a, const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void axpy_f16_scalar(float a, const std::uint16_t* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += a * f16_to_f32(x[i]);
+}
+
 template <float (*Dot)(const std::uint8_t*, const BlockQ8*, std::size_t)>
 void gemv_scalar(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks, std::size_t n, float* y,
                  std::size_t y_stride) {
   for (std::size_t t = 0; t < n; ++t) y[t * y_stride] = Dot(w, a + t * blocks, blocks);
+}
+
+template <float (*Dot)(const std::uint8_t*, const BlockQ8*, std::size_t)>
+void matvec_scalar(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                   std::size_t blocks, float* y) {
+  for (std::size_t r = 0; r < rows; ++r) y[r] = Dot(w + r * row_bytes, a, blocks);
 }
 
 float dot_f32_scalar(const std::uint8_t* w, const float* x, std::size_t n) {
@@ -128,6 +143,11 @@ BF_AVX2 float hsum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+// round_scale with F16C (round to nearest even, as f32_to_f16).
+BF_AVX2 float round_scale_avx2(float v) {
+  return std::fabs(v) <= 65504.0F ? _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)) : v;
 }
 
 BF_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, std::size_t blocks) {
@@ -162,8 +182,8 @@ BF_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, std::size_t blocks) 
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
     s = _mm_hadd_epi32(s, s);
     s = _mm_hadd_epi32(s, s);
-    out[b].d = d;
-    out[b].s = d * static_cast<float>(_mm_cvtsi128_si32(s));
+    out[b].d = round_scale_avx2(d);
+    out[b].s = round_scale_avx2(d * static_cast<float>(_mm_cvtsi128_si32(s)));
   }
 }
 
@@ -332,10 +352,90 @@ BF_AVX2 float dot_q8_0_avx2(const std::uint8_t* w, const BlockQ8* a, std::size_t
 
 BF_DEFINE_GEMV(avx2, BF_AVX2, dot_u8_i8)
 
+// Many weight rows against one activation row (a decode step's matvec): R rows at a time share each
+// activation block's load and scales, and give R independent accumulation chains. A Q4 block's d and
+// m are adjacent f16s, converted together; the offset sum(m * s) accumulates in lane 1 of a vector.
+#define BF_DEFINE_MATVEC(SUFFIX, ATTR, DOT)                                                           \
+  template <int R>                                                                                   \
+  ATTR void rows_q4_##SUFFIX(const std::uint8_t* w, std::size_t row_bytes, const BlockQ8* a,        \
+                             std::size_t blocks, bool has_min, float* y) {                           \
+    __m256 acc[R];                                                                                   \
+    __m128 off[R];                                                                                   \
+    for (int r = 0; r < R; ++r) {                                                                    \
+      acc[r] = _mm256_setzero_ps();                                                                  \
+      off[r] = _mm_setzero_ps();                                                                     \
+    }                                                                                                \
+    const std::size_t stride = has_min ? q4_1_bytes : q4_0_bytes;                                   \
+    const std::size_t qs_at = has_min ? 4 : 2;                                                       \
+    for (std::size_t b = 0; b < blocks; ++b) {                                                       \
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));             \
+      const __m256 ad = _mm256_set1_ps(a[b].d);                                                      \
+      const __m128 as = _mm_set1_ps(a[b].s);                                                         \
+      for (int r = 0; r < R; ++r) {                                                                  \
+        const std::uint8_t* blk = w + static_cast<std::size_t>(r) * row_bytes + b * stride;         \
+        std::uint32_t dm_bits;                                                                       \
+        std::memcpy(&dm_bits, blk, 4);                                                               \
+        /* Q4_0 has no m: its offset -8 d is folded in below instead. */                           \
+        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dm_bits)));               \
+        const __m256 scale = _mm256_mul_ps(_mm256_broadcastss_ps(dm), ad);                           \
+        const __m256i p = DOT(unpack_nibbles(blk + qs_at), av);                                      \
+        acc[r] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[r]);                              \
+        off[r] = _mm_fmadd_ps(dm, as, off[r]);                                                       \
+      }                                                                                              \
+    }                                                                                                \
+    for (int r = 0; r < R; ++r) {                                                                    \
+      /* lane 1 of off: sum(m * s); lane 0: sum(d * s), which Q4_0's -8 d offset needs */           \
+      const float o = has_min ? _mm_cvtss_f32(_mm_movehdup_ps(off[r])) : -8.0F * _mm_cvtss_f32(off[r]); \
+      y[r] = hsum(acc[r]) + o;                                                                       \
+    }                                                                                                \
+  }                                                                                                  \
+  template <int R>                                                                                   \
+  ATTR void rows_q8_##SUFFIX(const std::uint8_t* w, std::size_t row_bytes, const BlockQ8* a,        \
+                             std::size_t blocks, float* y) {                                         \
+    __m256 acc[R];                                                                                   \
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();                                        \
+    for (std::size_t b = 0; b < blocks; ++b) {                                                       \
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));             \
+      const __m256 ad = _mm256_set1_ps(a[b].d);                                                      \
+      for (int r = 0; r < R; ++r) {                                                                  \
+        const std::uint8_t* blk = w + static_cast<std::size_t>(r) * row_bytes + b * q8_0_bytes;     \
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));           \
+        const __m256i p = DOT(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));                   \
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(load_u16(blk)));                                   \
+        acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, ad), _mm256_cvtepi32_ps(p), acc[r]);              \
+      }                                                                                              \
+    }                                                                                                \
+    for (int r = 0; r < R; ++r) y[r] = hsum(acc[r]);                                                 \
+  }                                                                                                  \
+  ATTR void matvec_q4_##SUFFIX(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows,      \
+                               const BlockQ8* a, std::size_t blocks, bool has_min, float* y) {       \
+    std::size_t r = 0;                                                                               \
+    for (; r + 4 <= rows; r += 4) rows_q4_##SUFFIX<4>(w + r * row_bytes, row_bytes, a, blocks, has_min, y + r); \
+    for (; r < rows; ++r) rows_q4_##SUFFIX<1>(w + r * row_bytes, row_bytes, a, blocks, has_min, y + r); \
+  }                                                                                                  \
+  ATTR void matvec_q4_0_##SUFFIX(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows,    \
+                                 const BlockQ8* a, std::size_t blocks, float* y) {                   \
+    matvec_q4_##SUFFIX(w, row_bytes, rows, a, blocks, false, y);                                     \
+  }                                                                                                  \
+  ATTR void matvec_q4_1_##SUFFIX(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows,    \
+                                 const BlockQ8* a, std::size_t blocks, float* y) {                   \
+    matvec_q4_##SUFFIX(w, row_bytes, rows, a, blocks, true, y);                                      \
+  }                                                                                                  \
+  ATTR void matvec_q8_0_##SUFFIX(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows,    \
+                                 const BlockQ8* a, std::size_t blocks, float* y) {                   \
+    std::size_t r = 0;                                                                               \
+    for (; r + 4 <= rows; r += 4) rows_q8_##SUFFIX<4>(w + r * row_bytes, row_bytes, a, blocks, y + r); \
+    for (; r < rows; ++r) rows_q8_##SUFFIX<1>(w + r * row_bytes, row_bytes, a, blocks, y + r);      \
+  }
+
+BF_DEFINE_MATVEC(avx2, BF_AVX2, dot_u8_i8)
+
 #define BF_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 BF_VNNI __m256i dot_u8_i8_vnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 BF_DEFINE_GEMV(vnni, BF_VNNI, dot_u8_i8_vnni)
+BF_DEFINE_MATVEC(vnni, BF_VNNI, dot_u8_i8_vnni)
 #undef BF_DEFINE_GEMV
+#undef BF_DEFINE_MATVEC
 
 BF_VNNI float dot_q4_0_vnni(const std::uint8_t* w, const BlockQ8* a, std::size_t blocks) {
   float y;
@@ -374,6 +474,16 @@ BF_AVX2 void axpy_f32_avx2(float a, const float* x, float* y, std::size_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+BF_AVX2 void axpy_f16_avx2(float a, const std::uint16_t* x, float* y, std::size_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, xv, _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += a * _cvtsh_ss(x[i]);
+}
+
 BF_AVX2 float dot_f16_avx2(const std::uint8_t* w, const float* x, std::size_t n) {
   __m256 acc = _mm256_setzero_ps();
   std::size_t i = 0;
@@ -409,14 +519,20 @@ constexpr Kernels scalar_kernels{quantize_q8_scalar,
                                  dot_f32_scalar,
                                  dot_f16_scalar,
                                  dot_bf16_scalar,
-                                 axpy_f32_scalar};
+                                 axpy_f32_scalar,
+                                 axpy_f16_scalar,
+                                 matvec_scalar<dot_q4_0_scalar>,
+                                 matvec_scalar<dot_q4_1_scalar>,
+                                 matvec_scalar<dot_q8_0_scalar>};
 constexpr Kernels avx2_kernels{quantize_q8_avx2, dot_q4_0_avx2,    dot_q4_1_avx2,    dot_q8_0_avx2,
                                gemv_q4_0_avx2,   gemv_q4_1_avx2,   gemv_q8_0_avx2,   dot_f32_avx2,
-                               dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2};
+                               dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2,    axpy_f16_avx2,
+                               matvec_q4_0_avx2, matvec_q4_1_avx2, matvec_q8_0_avx2};
 // VNNI changes only the integer block product; quantization and the float paths stay AVX2.
 constexpr Kernels vnni_kernels{quantize_q8_avx2, dot_q4_0_vnni,    dot_q4_1_vnni,    dot_q8_0_vnni,
                                gemv_q4_0_vnni,   gemv_q4_1_vnni,   gemv_q8_0_vnni,   dot_f32_avx2,
-                               dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2};
+                               dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2,    axpy_f16_avx2,
+                               matvec_q4_0_vnni, matvec_q4_1_vnni, matvec_q8_0_vnni};
 
 }  // namespace
 

@@ -17,7 +17,8 @@ namespace bf::model {
 inline constexpr std::size_t q_block = 32;  // elements per quantization block (all supported types)
 
 // An activation block: scale d, s = d * sum(qs) (lets Q4_1's offset and Q4_0's -8 fold into one
-// multiply per block), and 32 signed 8-bit values in [-127, 127].
+// multiply per block), and 32 signed 8-bit values in [-127, 127]. d and s are rounded to f16
+// values, as ggml's block_q8_1 stores them, so the products match llama.cpp's.
 struct BlockQ8 {
   float d;
   float s;
@@ -50,6 +51,16 @@ struct Kernels {
   float (*dot_bf16)(const std::uint8_t* w, const float* x, std::size_t n);
   // y[i] += a * x[i] (attention's weighted sum of values)
   void (*axpy_f32)(float a, const float* x, float* y, std::size_t n);
+  // y[i] += a * x[i] with x in f16 (attention over an f16 value cache)
+  void (*axpy_f16)(float a, const std::uint16_t* x, float* y, std::size_t n);
+  // y[r] = dot(w + r * row_bytes, a) for r < rows: many weight rows against one activation row
+  // (decode), four rows at a time sharing each activation block.
+  void (*matvec_q4_0)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                      std::size_t blocks, float* y);
+  void (*matvec_q4_1)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                      std::size_t blocks, float* y);
+  void (*matvec_q8_0)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                      std::size_t blocks, float* y);
 };
 const Kernels& kernels_for(Isa isa);  // precondition: isa_available(isa)
 const Kernels& kernels();             // kernels_for(best_isa()), chosen once

@@ -72,7 +72,7 @@ Status check_config(const ModelConfig& c) {
       c.layers == 0 || c.layers > model_layers_max || c.heads == 0 || c.heads > model_heads_max ||
       c.kv_heads == 0 || c.kv_heads > c.heads || c.heads % c.kv_heads != 0 || c.vocab == 0 ||
       c.vocab > model_vocab_max || c.context == 0 || c.context > model_context_max ||
-      c.head_dim == 0 || c.head_dim % 2 != 0 || c.head_dim * c.heads > 4 * model_dim_max) {
+      c.head_dim == 0 || c.head_dim % 2 != 0 || c.head_dim > head_dim_max || c.head_dim * c.heads > 4 * model_dim_max) {
     return invalid("model shape is out of range (dim " + std::to_string(c.dim) + ", hidden " +
                    std::to_string(c.hidden) + ", layers " + std::to_string(c.layers) + ", heads " +
                    std::to_string(c.heads) + "/" + std::to_string(c.kv_heads) + ", head_dim " +
@@ -85,11 +85,26 @@ Status check_config(const ModelConfig& c) {
   return core::Ok{};
 }
 
+// As ggml_compute_forward_rms_norm_f32: squares summed in double, the mean and scale in float.
 void rmsnorm(const float* x, const float* weight, std::size_t n, float eps, float* out) {
-  float ss = 0.0F;
-  for (std::size_t i = 0; i < n; ++i) ss += x[i] * x[i];
-  const float scale = 1.0F / std::sqrt(ss / static_cast<float>(n) + eps);
+  double ss = 0.0;
+  for (std::size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i] * x[i]);
+  const auto mean = static_cast<float>(ss / static_cast<double>(n));
+  const float scale = 1.0F / std::sqrt(mean + eps);
   for (std::size_t i = 0; i < n; ++i) out[i] = weight[i] * (scale * x[i]);
+}
+
+// Below this many multiply-adds (positions x heads x head_dim) attention runs on the calling thread.
+constexpr std::size_t attention_inline_max = 1U << 17;
+
+// scores[p] = exp(scores[p] - max); returns 1 / their sum, as ggml_vec_soft_max_f32 (sum in double).
+float softmax_in_place(float* scores, std::size_t n, float max) {
+  double sum = 0.0;
+  for (std::size_t p = 0; p < n; ++p) {
+    scores[p] = std::exp(scores[p] - max);
+    sum += static_cast<double>(scores[p]);
+  }
+  return static_cast<float>(1.0 / sum);
 }
 
 }  // namespace
@@ -310,8 +325,16 @@ void matmul_many(ThreadPool& pool, std::span<const MatmulTarget> targets, const 
         case GgmlType::q4_0:
         case GgmlType::q4_1:
         case GgmlType::q8_0: {
+          const std::size_t r0 = lo - (first - rows);
+          if (n == 1) {  // decode: many rows against one activation row
+            const auto matvec = w.type == GgmlType::q4_1   ? k.matvec_q4_1
+                                : w.type == GgmlType::q8_0 ? k.matvec_q8_0
+                                                           : k.matvec_q4_0;
+            matvec(w.row(r0), w.row_bytes, hi - lo, a, blocks, y + r0);
+            break;
+          }
           const auto gemv = w.type == GgmlType::q4_1 ? k.gemv_q4_1 : w.type == GgmlType::q8_0 ? k.gemv_q8_0 : k.gemv_q4_0;
-          for (std::size_t r = lo - (first - rows); r < hi - (first - rows); ++r) gemv(w.row(r), a, blocks, n, y + r, rows);
+          for (std::size_t r = r0; r < hi - (first - rows); ++r) gemv(w.row(r), a, blocks, n, y + r, rows);
           break;
         }
         case GgmlType::f32:
@@ -339,8 +362,14 @@ Session::Session(const Model& model, ThreadPool& pool, std::size_t context) : mo
   const std::size_t kv_dim = c.kv_heads * c.head_dim;
   const std::size_t q_dim = c.heads * c.head_dim;
   const std::size_t B = prefill_batch_max;
-  key_cache_.assign(c.layers * context_ * kv_dim, 0.0F);
-  value_cache_.assign(c.layers * context_ * kv_dim, 0.0F);
+  kv_half_ = !model.layers().empty() && uses_q8_activations(model.layers()[0].wk.type);
+  if (kv_half_) {
+    key_cache16_.assign(c.layers * context_ * kv_dim, 0);
+    value_cache16_.assign(c.layers * context_ * kv_dim, 0);
+  } else {
+    key_cache_.assign(c.layers * context_ * kv_dim, 0.0F);
+    value_cache_.assign(c.layers * context_ * kv_dim, 0.0F);
+  }
   x_.resize(B * c.dim);
   xb_.resize(B * std::max(c.dim, q_dim));
   q_.resize(B * q_dim);
@@ -354,13 +383,15 @@ Session::Session(const Model& model, ThreadPool& pool, std::size_t context) : mo
   const std::size_t half = c.head_dim / 2;
   rope_cos_.resize(context_ * half);
   rope_sin_.resize(context_ * half);
+  // The angles as ggml_rope_cache_init computes them (float, theta multiplied by theta_scale pair
+  // by pair), so positions far into the context rotate exactly as in llama.cpp.
+  const float theta_scale = std::pow(c.rope_theta, -2.0F / static_cast<float>(c.head_dim));
   for (std::size_t pos = 0; pos < context_; ++pos) {
+    float theta = static_cast<float>(pos);
     for (std::size_t i = 0; i < half; ++i) {
-      const double freq = std::pow(static_cast<double>(c.rope_theta),
-                                   -static_cast<double>(2 * i) / static_cast<double>(c.head_dim));
-      const double angle = static_cast<double>(pos) * freq;
-      rope_cos_[pos * half + i] = static_cast<float>(std::cos(angle));
-      rope_sin_[pos * half + i] = static_cast<float>(std::sin(angle));
+      rope_cos_[pos * half + i] = std::cos(theta);
+      rope_sin_[pos * half + i] = std::sin(theta);
+      theta *= theta_scale;
     }
   }
 }
@@ -444,8 +475,15 @@ void Session::forward_batch(std::span<const std::int32_t> tokens, std::span<Sess
       rotate(q_.data() + t * q_dim, c.heads);
       rotate(k_.data() + t * kv_dim, c.kv_heads);
       const std::size_t cache_at = (li * o.context_ + pos) * kv_dim;
-      std::copy_n(k_.data() + t * kv_dim, kv_dim, o.key_cache_.data() + cache_at);
-      std::copy_n(v_.data() + t * kv_dim, kv_dim, o.value_cache_.data() + cache_at);
+      if (o.kv_half_) {
+        for (std::size_t i = 0; i < kv_dim; ++i) {
+          o.key_cache16_[cache_at + i] = f32_to_f16(k_[t * kv_dim + i]);
+          o.value_cache16_[cache_at + i] = f32_to_f16(v_[t * kv_dim + i]);
+        }
+      } else {
+        std::copy_n(k_.data() + t * kv_dim, kv_dim, o.key_cache_.data() + cache_at);
+        std::copy_n(v_.data() + t * kv_dim, kv_dim, o.value_cache_.data() + cache_at);
+      }
     }
     attention(li, n, owners);
     matmul(*pool_, l.wo, att_out_.data(), n, xb_.data(), q8_);
@@ -491,7 +529,7 @@ void Session::attention(std::size_t layer, std::size_t n, std::span<Session* con
   if (scores_.size() < n * c.heads * stride) scores_.resize(n * c.heads * stride);
 
   const std::size_t total = n * c.heads;
-  pool_->run(total, [&](std::size_t begin, std::size_t end) {
+  const auto heads = [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
       // Causal attention costs grow with the position: zigzag the order (first, last, second,
       // second last, ...) so each thread's contiguous range gets early and late tokens alike.
@@ -502,30 +540,49 @@ void Session::attention(std::size_t layer, std::size_t n, std::span<Session* con
       const Session& o = owners.empty() ? *this : *owners[t];
       // causal: this token and those before it in its own sequence
       const std::size_t len = (owners.empty() ? position_ + t : o.position_) + 1;
-      const float* keys = o.key_cache_.data() + layer * o.context_ * kv_dim;
-      const float* values = o.value_cache_.data() + layer * o.context_ * kv_dim;
+      const std::size_t head_at = layer * o.context_ * kv_dim + kv_h * c.head_dim;
       const float* q = q_.data() + t * q_dim + h * c.head_dim;
       float* scores = scores_.data() + task * stride;
-      float max = -INFINITY;
-      for (std::size_t p = 0; p < len; ++p) {
-        const float* k = keys + p * kv_dim + kv_h * c.head_dim;
-        const float s = kern.dot_f32(reinterpret_cast<const std::uint8_t*>(k), q, c.head_dim) * scale;
-        scores[p] = s;
-        max = std::max(max, s);
-      }
-      float sum = 0.0F;
-      for (std::size_t p = 0; p < len; ++p) {
-        scores[p] = std::exp(scores[p] - max);
-        sum += scores[p];
-      }
       float* out = att_out_.data() + t * q_dim + h * c.head_dim;
       std::fill_n(out, c.head_dim, 0.0F);
-      for (std::size_t p = 0; p < len; ++p) {
-        const float a = scores[p] / sum;
-        kern.axpy_f32(a, values + p * kv_dim + kv_h * c.head_dim, out, c.head_dim);
+      float max = -INFINITY;
+      if (o.kv_half_) {
+        // llama.cpp's attention over an f16 cache: q and the probabilities are rounded to f16
+        // before their products (ggml converts a mul_mat's f32 operand to the f16 one's type).
+        float q16[head_dim_max];
+        for (std::size_t d = 0; d < c.head_dim; ++d) q16[d] = f16_to_f32(f32_to_f16(q[d]));
+        for (std::size_t p = 0; p < len; ++p) {
+          const auto* k = reinterpret_cast<const std::uint8_t*>(o.key_cache16_.data() + head_at + p * kv_dim);
+          scores[p] = kern.dot_f16(k, q16, c.head_dim) * scale;
+          max = std::max(max, scores[p]);
+        }
+        const float inv = softmax_in_place(scores, len, max);
+        for (std::size_t p = 0; p < len; ++p) {
+          const float a = f16_to_f32(f32_to_f16(scores[p] * inv));
+          kern.axpy_f16(a, o.value_cache16_.data() + head_at + p * kv_dim, out, c.head_dim);
+        }
+      } else {
+        for (std::size_t p = 0; p < len; ++p) {
+          const float* k = o.key_cache_.data() + head_at + p * kv_dim;
+          scores[p] = kern.dot_f32(reinterpret_cast<const std::uint8_t*>(k), q, c.head_dim) * scale;
+          max = std::max(max, scores[p]);
+        }
+        const float inv = softmax_in_place(scores, len, max);
+        for (std::size_t p = 0; p < len; ++p) {
+          kern.axpy_f32(scores[p] * inv, o.value_cache_.data() + head_at + p * kv_dim, out, c.head_dim);
+        }
       }
     }
-  });
+  };
+  // A decode step's attention over a short context is a few microseconds of work: less than waking
+  // the pool, so it runs on this thread (one synchronisation fewer per layer).
+  std::size_t work = 0;
+  for (std::size_t t = 0; t < n; ++t) work += (owners.empty() ? position_ + t : owners[t]->position_) + 1;
+  if (work * c.heads * c.head_dim < attention_inline_max) {
+    heads(0, total);
+  } else {
+    pool_->run(total, heads);
+  }
 }
 
 }  // namespace bf::model

@@ -24,6 +24,7 @@ namespace bf::model {
 inline constexpr std::size_t model_dim_max = 1U << 16;
 inline constexpr std::size_t model_layers_max = 1024;
 inline constexpr std::size_t model_heads_max = 1024;
+inline constexpr std::size_t head_dim_max = 1024;  // attention keeps one head's query on the stack
 inline constexpr std::size_t model_vocab_max = 1U << 21;
 inline constexpr std::size_t model_context_max = 1U << 20;
 inline constexpr std::size_t prefill_batch_max = 64;  // tokens per prefill matmul batch
@@ -66,6 +67,10 @@ class Model {
   // llama2.c "v0" checkpoint (header of 7 int32, then f32 weights); ids only, no tokenizer.
   static core::Result<Model> load_llama2c(const std::filesystem::path& path);
   static core::Result<Model> from_llama2c(std::shared_ptr<const std::vector<std::uint8_t>> bytes);
+  // Hugging Face LlamaForCausalLM directory: config.json and model.safetensors (or the shards in
+  // model.safetensors.index.json); F32/F16/BF16 weights, q/k rows un-permuted (model/llama_hf.cpp).
+  static core::Result<Model> load_hf(const std::filesystem::path& dir);
+  static bool is_hf_dir(const std::filesystem::path& path);  // a directory with a config.json
 
   const ModelConfig& config() const { return config_; }
   const Matrix& token_embedding() const { return token_embedding_; }
@@ -115,6 +120,9 @@ class Session {
   std::span<const float> logits() const { return logits_; }
   std::size_t position() const { return position_; }
   std::size_t context() const { return context_; }
+  // Whether the KV cache holds f16 (models with quantized attention weights, as llama.cpp's
+  // default cache) rather than f32 (F32/F16/BF16 models: stories260K's numpy reference).
+  bool kv_half() const { return kv_half_; }
   void reset() { position_ = 0; }
 
  private:
@@ -127,7 +135,9 @@ class Session {
   ThreadPool* pool_;
   std::size_t context_ = 0;
   std::size_t position_ = 0;
-  std::vector<float> key_cache_, value_cache_;  // [layer][position][kv_dim]
+  bool kv_half_ = false;
+  std::vector<float> key_cache_, value_cache_;  // [layer][position][kv_dim], when !kv_half_
+  std::vector<std::uint16_t> key_cache16_, value_cache16_;  // the same in f16, when kv_half_
   std::vector<float> x_, xb_, q_, k_, v_, att_out_, gate_, up_, logits_, scores_, batch_logits_;
   std::vector<BlockQ8> q8_;
   std::vector<float> rope_cos_, rope_sin_;  // [position][head_dim / 2]

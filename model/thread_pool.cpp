@@ -1,25 +1,91 @@
 #include "model/thread_pool.hpp"
 
+#include <fcntl.h>
 #include <immintrin.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 
 namespace bf::model {
 namespace {
 
-// _mm_pause takes ~40-140 cycles depending on the core: 256 of them are a few microseconds.
-constexpr int spin_iterations = 256;
+// Waiters spin before sleeping on the condition variables. A decode step synchronises ~120 times
+// (four matmuls per layer) with gaps of a few to tens of microseconds between them. On an idle VM a
+// sleeping thread's vCPU halts, and waking it takes a futex call plus an IPI into the hypervisor:
+// sleeping inside a token then costs more than the matmuls (llama.cpp's threads spin for the same
+// reason), so waiters spin up to spin_long. But on an oversubscribed machine (several workers on two
+// cores, or a build running) the thread waited for is often descheduled, and a long spin burns the
+// time slice it needs: measured under a parallel build, a fixed 300-500 us spin decoded 2-8x slower
+// than a 10 us one. So the long spin is used only while the kernel reports no more runnable threads than
+// there are cores (/proc/loadavg, sampled every load_sample), and not within calm_period of a
+// waiter noticing it was itself descheduled (its clock jumped between two checks).
+using Clock = std::chrono::steady_clock;
+constexpr auto spin_long = std::chrono::microseconds(300);
+constexpr auto spin_short = std::chrono::microseconds(10);
+constexpr auto preempted_gap = std::chrono::microseconds(100);
+constexpr auto calm_period = std::chrono::milliseconds(100);
+constexpr auto load_sample = std::chrono::milliseconds(20);
+constexpr int pauses_per_clock_check = 32;
 
-template <typename Ready>
-bool spin_until(Ready ready) {
-  for (int i = 0; i < spin_iterations; ++i) {
-    if (ready()) return true;
-    _mm_pause();
+std::int64_t ticks(Clock::time_point t) { return t.time_since_epoch().count(); }
+
+// Runnable threads on the machine now (the fourth field of /proc/loadavg, "running/total"), or
+// -1 when it cannot be read.
+long runnable_threads() {
+  const int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (got <= 0) return -1;
+  buf[got] = '\0';
+  const char* p = buf;
+  for (int field = 0; field < 3; ++field) {  // skip the three load averages
+    p = std::strchr(p, ' ');
+    if (p == nullptr) return -1;
+    ++p;
   }
-  return false;
+  char* end = nullptr;
+  const long running = std::strtol(p, &end, 10);
+  return end != p && *end == '/' ? running : -1;
+}
+
+// Whether a long spin is worth it now; the answer is cached for load_sample.
+bool cores_to_spare(std::atomic<std::int64_t>& next_sample, std::atomic<bool>& spare, Clock::time_point now) {
+  if (ticks(now) >= next_sample.load(std::memory_order_relaxed)) {
+    next_sample.store(ticks(now + load_sample), std::memory_order_relaxed);
+    static const long cores = std::max(1U, std::thread::hardware_concurrency());
+    const long running = runnable_threads();
+    spare.store(running >= 0 && running <= cores, std::memory_order_relaxed);
+  }
+  return spare.load(std::memory_order_relaxed);
 }
 
 }  // namespace
+
+template <typename Ready>
+bool ThreadPool::spin_until(Ready ready) {
+  auto last = Clock::now();
+  const bool long_spin = ticks(last) >= short_spin_until_.load(std::memory_order_relaxed) &&
+                         cores_to_spare(next_load_sample_, cores_to_spare_, last);
+  const auto deadline = last + (long_spin ? spin_long : spin_short);
+  for (;;) {
+    for (int i = 0; i < pauses_per_clock_check; ++i) {
+      if (ready()) return true;
+      _mm_pause();
+    }
+    const auto now = Clock::now();
+    if (now - last > preempted_gap) {
+      short_spin_until_.store(ticks(now + calm_period), std::memory_order_relaxed);
+      return ready();
+    }
+    if (now >= deadline) return ready();
+    last = now;
+  }
+}
 
 ThreadPool::ThreadPool(std::size_t threads) {
   if (threads == 0) threads = std::max<std::size_t>(1, std::thread::hardware_concurrency());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -31,6 +32,8 @@ class ThreadPool {
 
  private:
   void worker(std::size_t index);
+  template <typename Ready>
+  bool spin_until(Ready ready);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -39,12 +42,17 @@ class ThreadPool {
   const std::function<void(std::size_t, std::size_t)>* job_ = nullptr;
   std::size_t tasks_ = 0;
   std::size_t chunk_ = 0;
-  // Waiters spin briefly on these before sleeping on the condition variables: a forward pass
-  // synchronises a few hundred times per token, and a futex wake-up per sync costs more than the
-  // work of a small matmul. The spin is bounded (spin_iterations) so a loaded machine loses little.
+  // Waiters spin on these before sleeping on the condition variables: a forward pass synchronises
+  // a few hundred times per token, and a futex wake-up per sync costs more than the work of a small
+  // matmul. The spin is bounded in time (thread_pool.cpp) so an idle pool sleeps soon.
   std::atomic<std::size_t> generation_{0};
   std::atomic<std::size_t> pending_{0};
   std::atomic<bool> stop_{false};
+  // How long waiters spin (thread_pool.cpp): steady_clock ticks until which they spin briefly, and
+  // the cached answer of whether the machine has idle cores.
+  std::atomic<std::int64_t> short_spin_until_{0};
+  std::atomic<std::int64_t> next_load_sample_{0};
+  std::atomic<bool> cores_to_spare_{false};
 };
 
 }  // namespace bf::model

@@ -183,17 +183,48 @@ def main():
     parser.add_argument("--butterfly", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", choices=["llama"])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the runtimes alternately this many times and report each figure's median "
+                             "over the rounds (a busy machine: both see the same load)")
+    parser.add_argument("--butterfly-before", metavar="BINARY",
+                        help="also measure this butterfly binary (e.g. the previous build) in every round")
     args = parser.parse_args()
     if args.child == "llama":
         child_llama(args.model, args.threads)
         return 0
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be in 1..20")
 
     load_before = os.getloadavg()[0]
-    print(f"bench-model: llama.cpp on {os.path.basename(args.model)}, {args.threads} threads ...", file=sys.stderr)
-    llama, llama_error = measure_llama(args)
-    print("bench-model: Butterfly ...", file=sys.stderr)
-    ours, ours_error = measure_butterfly(args)
+    runners = [("llama.cpp", measure_llama, args)]
+    if args.butterfly_before:
+        before = argparse.Namespace(**{**vars(args), "butterfly": args.butterfly_before})
+        runners.append(("Butterfly (before)", measure_butterfly, before))
+    runners.append(("Butterfly", measure_butterfly, args))
+    per_round = {name: [] for name, _, _ in runners}
+    errors = {}
+    for round_index in range(args.rounds):
+        for name, measure, run_args in runners:
+            print(f"bench-model: round {round_index + 1}/{args.rounds}: {name} on {os.path.basename(args.model)}, "
+                  f"{args.threads} threads ...", file=sys.stderr)
+            result, error = measure(run_args)
+            if result is None:
+                errors[name] = error
+            else:
+                per_round[name].append(result)
     load_after = os.getloadavg()[0]
+    results = []
+    for name, _, _ in runners:
+        rounds = per_round[name]
+        if not rounds:
+            continue
+        merged = dict(rounds[0])
+        if name == "Butterfly (before)":
+            merged["runtime"] = f"Butterfly before ({args.butterfly_before})"
+        for key in ("prefill_128_tok_s", "prefill_512_tok_s", "decode_tok_s", "peak_rss_mib"):
+            merged[key] = statistics.median(r[key] for r in rounds)
+        merged["rounds"] = [round(r["decode_tok_s"], 1) for r in rounds]
+        results.append(merged)
 
     print(f"# Model speed: {os.path.basename(args.model)}, {args.threads} threads, batch 1\n")
     print(f"Machine: {machine()}. Commit: {git_commit()}. Date: {time.strftime('%Y-%m-%d %H:%M %Z')}.")
@@ -201,18 +232,18 @@ def main():
           f"{load_after:.2f} after" + (" (other work was running: figures are pessimistic)" if max(
               load_before, load_after) > 0.5 else "") + ".")
     print(f"Prefill: median of {REPEATS} runs of a {'/'.join(map(str, PREFILL_LENGTHS))}-token prompt. Decode: "
-          f"median of {REPEATS} runs of {DECODE_STEPS} greedy steps after a {DECODE_PROMPT_TOKENS}-token prompt.\n")
-    print("| runtime | prefill 128 (tok/s) | prefill 512 (tok/s) | decode (tok/s) | peak RSS (MiB) | RSS note |")
-    print("|---|---|---|---|---|---|")
-    for result in (llama, ours):
-        if result is None:
-            continue
+          f"median of {REPEATS} runs of {DECODE_STEPS} greedy steps after a {DECODE_PROMPT_TOKENS}-token prompt."
+          + (f" {args.rounds} rounds, the runtimes alternating; each figure is the median over the rounds."
+             if args.rounds > 1 else "") + "\n")
+    print("| runtime | prefill 128 (tok/s) | prefill 512 (tok/s) | decode (tok/s) | decode per round | peak RSS (MiB) | RSS note |")
+    print("|---|---|---|---|---|---|---|")
+    for result in results:
         print(f"| {result['runtime']} | {result['prefill_128_tok_s']:.1f} | {result['prefill_512_tok_s']:.1f} | "
-              f"{result['decode_tok_s']:.1f} | {result['peak_rss_mib']:.0f} | {result['note']} |")
-    for name, error in (("llama.cpp", llama_error), ("Butterfly", ours_error)):
-        if error:
-            print(f"\n{name} not measured: {error}.")
-    return 0 if llama_error is None and ours_error is None else 1
+              f"{result['decode_tok_s']:.1f} | {', '.join(map(str, result['rounds']))} | "
+              f"{result['peak_rss_mib']:.0f} | {result['note']} |")
+    for name, error in errors.items():
+        print(f"\n{name} not measured (at least one round): {error}.")
+    return 0 if not errors else 1
 
 
 if __name__ == "__main__":

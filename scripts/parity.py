@@ -19,6 +19,8 @@ CASES = os.path.join(ROOT, "tests/reference/tokenizer_cases.txt")
 TOKENS_JSON = os.path.join(ROOT, "tests/reference/smollm2_tokens.json")
 PARITY_MD = os.path.join(ROOT, "docs/parity.md")
 CONTINUATION_TOKENS = 32
+TOP_LOGITS = 1000  # the cosine is also reported over llama.cpp's 1,000 largest logits
+COSINE_TARGET = 0.999  # issue 6: logits cosine at least this at every step checked
 
 # 20 chat prompts for the greedy-continuation comparison: questions, instructions, code, Unicode.
 CHAT_PROMPTS = [
@@ -118,10 +120,11 @@ def tokenize_cases(model_path):
     return cases
 
 
-def butterfly_generate(butterfly, model_path, prompt):
-    """Runs `butterfly generate --json` greedily; returns its JSON object, or None with a reason."""
+def butterfly_generate(butterfly, model_path, prompt, vocab):
+    """Runs `butterfly generate --json --logits VOCAB` greedily (every step's full logits); returns its
+    JSON object, or None with a reason."""
     cmd = [butterfly, "generate", "--model", model_path, "--max-tokens", str(CONTINUATION_TOKENS),
-           "--temperature", "0", "--json", prompt]
+           "--temperature", "0", "--json", "--logits", str(vocab), prompt]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -149,9 +152,11 @@ def llama_greedy(llm, prompt_ids, steps, other=()):
     llm.eval(prompt_ids)
     out = []
     gap = None
+    step_logits = []
     for step in range(steps):
         # The last position's logits straight from llama.cpp (Llama.scores is only filled with logits_all).
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+        step_logits.append(np.array(logits, dtype=np.float64))
         token = int(np.argmax(logits))
         if gap is None and step < len(other) and other[step] != token and 0 <= other[step] < len(logits):
             gap = float(logits[token] - logits[other[step]])
@@ -159,7 +164,29 @@ def llama_greedy(llm, prompt_ids, steps, other=()):
         if llama_cpp.llama_vocab_is_eog(llama_cpp.llama_model_get_vocab(llm.model), token):
             break
         llm.eval([token])
-    return out, gap
+    return out, gap, step_logits
+
+
+def cosine(a, b):
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def logits_cosines(ours_steps, theirs_logits, ours_ids, theirs_ids):
+    """Per step, the cosine of Butterfly's and llama.cpp's logits over the whole vocabulary and over
+    llama.cpp's TOP_LOGITS largest; only steps whose inputs are the same in both (up to and including
+    the first step where the chosen tokens differ)."""
+    full, top = [], []
+    for step, (ours, theirs) in enumerate(zip(ours_steps, theirs_logits)):
+        if step > 0 and ours_ids[step - 1] != theirs_ids[step - 1]:
+            break
+        mine = np.full(len(theirs), np.nan)
+        mine[np.asarray(ours["ids"], dtype=np.int64)] = np.asarray(ours["logits"], dtype=np.float64)
+        if np.isnan(mine).any():
+            raise ValueError(f"step {step}: butterfly reported {len(ours['ids'])} logits, expected {len(theirs)}")
+        full.append(cosine(mine, theirs))
+        best = np.argsort(-theirs, kind="stable")[:TOP_LOGITS]
+        top.append(cosine(mine[best], theirs[best]))
+    return full, top
 
 
 def continuations(model_path, butterfly):
@@ -175,7 +202,7 @@ def continuations(model_path, butterfly):
     template = jinja2.Environment().from_string(llm.metadata["tokenizer.chat_template"])
     rows = []
     for prompt in CHAT_PROMPTS:
-        result, reason = butterfly_generate(butterfly, model_path, prompt)
+        result, reason = butterfly_generate(butterfly, model_path, prompt, llm.n_vocab())
         if result is None:
             return None, reason
         ours = ids_field(result, ["tokens", "token_ids", "ids", "generated_tokens", "output_tokens"])
@@ -185,9 +212,12 @@ def continuations(model_path, butterfly):
         text = template.render(messages=[{"role": "user", "content": prompt}], add_generation_prompt=True)
         prompt_ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         our_prompt = ids_field(result, ["prompt_tokens", "prompt_ids", "prompt_token_ids"])
-        theirs, gap = llama_greedy(llm, prompt_ids, CONTINUATION_TOKENS, ours)
+        theirs, gap, their_logits = llama_greedy(llm, prompt_ids, CONTINUATION_TOKENS, ours)
+        if not isinstance(result.get("step_logits"), list):
+            return None, "butterfly generate --json --logits K reported no \"step_logits\" list; rebuild it"
+        full, top = logits_cosines(result["step_logits"], their_logits, ours, theirs)
         rows.append({"prompt": prompt, "prompt_tokens": len(prompt_ids), "butterfly": ours, "llama_cpp": theirs,
-                     "same": ours == theirs, "gap": gap,
+                     "same": ours == theirs, "gap": gap, "cos_full": full, "cos_top": top,
                      "prompt_same": None if our_prompt is None else our_prompt == prompt_ids,
                      "text_llama_cpp": llm.detokenize(theirs).decode("utf-8", "replace")})
     return rows, None
@@ -223,6 +253,9 @@ def main():
     if rows is not None:
         same = sum(r["same"] for r in rows)
         print(f"parity: greedy {CONTINUATION_TOKENS}-token continuations identical on {same} of {len(rows)} prompts")
+        steps = sum(len(r["cos_full"]) for r in rows)
+        print(f"parity: logits cosine over {steps} steps: min {min(min(r['cos_full']) for r in rows):.6f} (full), "
+              f"min {min(min(r['cos_top']) for r in rows):.6f} (llama.cpp's top {TOP_LOGITS})")
     else:
         print(f"parity: continuations not compared: {missing}")
 
@@ -258,9 +291,20 @@ def main():
                   "end-of-generation token). Each prompt is one user message formatted with the GGUF's own "
                   "Jinja chat template (rendered by jinja2) and tokenized by llama.cpp; " + prompt_note, "",
                   "\"logit gap\": at the first differing step, llama.cpp's top logit minus the logit llama.cpp gives "
-                  "Butterfly's token there; gaps well under 1 are near ties that quantization noise can flip.", "",
-                  "| prompt | prompt tokens | identical | first differing step | logit gap | llama.cpp text |",
-                  "|---|---|---|---|---|---|"]
+                  "Butterfly's token there; gaps well under 1 are near ties that quantization noise can flip.", ""]
+        steps = sum(len(r["cos_full"]) for r in rows)
+        worst_full = min(min(r["cos_full"]) for r in rows)
+        worst_top = min(min(r["cos_top"]) for r in rows)
+        below = sum(c < COSINE_TARGET for r in rows for c in r["cos_full"] + r["cos_top"])
+        lines += [f"Logits: at every step whose input tokens are the same in both runtimes ({steps} steps over the "
+                  "20 prompts: all 32 when the continuations are identical, else up to and including the first "
+                  "differing step), the cosine similarity of Butterfly's and llama.cpp's logits over the whole "
+                  f"vocabulary (min {worst_full:.6f}) and over llama.cpp's {TOP_LOGITS} largest logits (min "
+                  f"{worst_top:.6f}); {below} values are below the issue's {COSINE_TARGET} (Butterfly's logits from "
+                  "`butterfly generate --json --logits K`).", "",
+                  "| prompt | prompt tokens | identical | first differing step | logit gap | min cosine (full) | "
+                  "min cosine (top 1000) | llama.cpp text |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in rows:
             diff = next((i for i, (a, b) in enumerate(zip(r["butterfly"], r["llama_cpp"])) if a != b),
                         None if len(r["butterfly"]) == len(r["llama_cpp"]) else min(len(r["butterfly"]),
@@ -268,7 +312,8 @@ def main():
             text = r["text_llama_cpp"].replace("|", "\\|").replace("\n", " ")
             gap = "-" if r["gap"] is None else f"{r['gap']:.3f}"
             lines.append(f"| {r['prompt']} | {r['prompt_tokens']} | {'yes' if r['same'] else 'no'} | "
-                         f"{'-' if diff is None else diff} | {gap} | {text} |")
+                         f"{'-' if diff is None else diff} | {gap} | {min(r['cos_full']):.6f} | "
+                         f"{min(r['cos_top']):.6f} | {text} |")
     with open(PARITY_MD, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     print(f"parity: wrote {os.path.relpath(PARITY_MD, ROOT)}")

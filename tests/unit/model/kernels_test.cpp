@@ -2,7 +2,9 @@
 // the Q8 quantization is bit-identical across ISAs, and dequantize_row agrees with the dot kernels.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <cstring>
 #include <iostream>
 #include <vector>
@@ -84,6 +86,50 @@ TEST(Kernels, QuantizeQ8IsBitIdenticalAcrossIsas) {
   }
 }
 
+// ggml stores an activation block's scale d and its d * sum as f16: ours are f16 values too (so the
+// block products equal llama.cpp's), and d is amax / 127 rounded to the nearest f16.
+TEST(Kernels, QuantizeQ8ScalesAreHalfValuesAsInGgml) {
+  Rng rng(5);
+  for (const Isa isa : {Isa::scalar, Isa::avx2}) {
+    if (!isa_available(isa)) continue;
+    for (int trial = 0; trial < 20; ++trial) {
+      const auto x = random_floats(rng, cols, trial % 2 == 0 ? 1.0 : 300.0);
+      std::vector<BlockQ8> a(cols / q_block);
+      kernels_for(isa).quantize_q8(x.data(), a.data(), a.size());
+      for (std::size_t b = 0; b < a.size(); ++b) {
+        float amax = 0.0F;
+        int sum = 0;
+        for (std::size_t i = 0; i < q_block; ++i) {
+          amax = std::fmax(amax, std::fabs(x[b * q_block + i]));
+          sum += a[b].qs[i];
+        }
+        EXPECT_EQ(a[b].d, f16_to_f32(f32_to_f16(amax / 127.0F))) << isa_name(isa);
+        EXPECT_EQ(a[b].s, f16_to_f32(f32_to_f16(amax / 127.0F * static_cast<float>(sum)))) << isa_name(isa);
+      }
+    }
+  }
+}
+
+TEST(Kernels, AxpyF16EqualsScalarReference) {
+  Rng rng(19);
+  for (const Isa isa : {Isa::avx2, Isa::avx512vnni}) {
+    if (!isa_available(isa)) continue;
+    for (const std::size_t n : {1U, 8U, 64U, 67U}) {
+      std::vector<std::uint16_t> x(n);
+      for (auto& h : x) h = f32_to_f16(static_cast<float>(rng.uniform() * 2.0 - 1.0));
+      const auto y0 = random_floats(rng, n, 1.0);
+      auto ref = y0;
+      auto got = y0;
+      kernels_for(Isa::scalar).axpy_f16(0.37F, x.data(), ref.data(), n);
+      kernels_for(isa).axpy_f16(0.37F, x.data(), got.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_NEAR(got[i], ref[i], 1e-6F) << isa_name(isa) << " n " << n << " i " << i;
+        EXPECT_NE(got[i], y0[i]);
+      }
+    }
+  }
+}
+
 TEST(Kernels, SimdDotEqualsScalarReferenceForEveryType) {
   for (const Isa isa : {Isa::avx2, Isa::avx512vnni}) {
     if (!isa_available(isa)) {
@@ -135,6 +181,39 @@ TEST(Kernels, GemvEqualsScalarDotsForEveryIsa) {
   }
 }
 
+// matvec (many weight rows against one activation row, four at a time) equals one scalar dot per
+// row, for row counts covering whole groups of four and remainders.
+TEST(Kernels, MatvecEqualsScalarDotsForEveryIsa) {
+  Rng rng(23);
+  for (const Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512vnni}) {
+    if (!isa_available(isa)) continue;
+    const Kernels& k = kernels_for(isa);
+    const Kernels& ref = kernels_for(Isa::scalar);
+    for (const auto type : {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q8_0}) {
+      const auto matvec = type == GgmlType::q4_0 ? k.matvec_q4_0 : type == GgmlType::q4_1 ? k.matvec_q4_1 : k.matvec_q8_0;
+      const auto scalar_dot = type == GgmlType::q4_0 ? ref.dot_q4_0 : type == GgmlType::q4_1 ? ref.dot_q4_1 : ref.dot_q8_0;
+      for (const std::size_t rows : {1U, 3U, 4U, 9U}) {
+        std::vector<std::uint8_t> w;
+        for (std::size_t r = 0; r < rows; ++r) {
+          const auto row = random_row(rng, type);
+          w.insert(w.end(), row.begin(), row.end());
+        }
+        const std::size_t row_bytes = w.size() / rows;
+        const auto x = random_floats(rng, cols, 1.5);
+        std::vector<BlockQ8> a(cols / q_block);
+        ref.quantize_q8(x.data(), a.data(), a.size());
+        std::vector<float> y(rows + 1, -1.0F);
+        matvec(w.data(), row_bytes, rows, a.data(), a.size(), y.data());
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float want = scalar_dot(w.data() + r * row_bytes, a.data(), a.size());
+          EXPECT_NEAR(y[r], want, 1e-5F * (1.0F + std::fabs(want))) << isa_name(isa) << " " << ggml_type_name(type) << " row " << r;
+        }
+        EXPECT_EQ(y[rows], -1.0F);  // nothing written past the last row
+      }
+    }
+  }
+}
+
 // The quantized dot product approximates the float dot product of the dequantized row: it is the
 // same weights, only the activations lose precision (8 bits per block).
 TEST(Kernels, QuantizedDotApproximatesDequantizedFloatDot) {
@@ -175,6 +254,19 @@ TEST(ThreadPool, CoversEveryTaskExactlyOnce) {
       }, 4);
       for (std::size_t i = 0; i < tasks; ++i) ASSERT_EQ(hits[i], 1) << threads << " " << tasks << " " << i;
     }
+  }
+}
+
+// A pool whose threads have gone to sleep (idle longer than their spin) still runs every task.
+TEST(ThreadPool, WakesSleepingThreads) {
+  ThreadPool pool(3);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::vector<int> hits(64, 0);
+    pool.run(hits.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) ++hits[i];
+    });
+    for (const int h : hits) ASSERT_EQ(h, 1) << "round " << round;
   }
 }
 

@@ -44,6 +44,7 @@ TEST(Stories260k, GreedyIdsAndLogitsMatchNumpyReference) {
   for (const std::size_t threads : {1U, 2U}) {
     ThreadPool pool(threads);
     Session session(*model, pool);
+    EXPECT_FALSE(session.kv_half());  // an F32 model keeps an f32 cache: the reference's numerics
     std::int32_t token = 1;  // BOS
     double worst = 0.0;
     for (std::size_t step = 0; step < ids.size(); ++step) {
@@ -140,6 +141,7 @@ TEST(SmolLM2, GreedyIdsAndLogitsMatchFp32Reference) {
   const auto& steps = expected.at("steps");
   ThreadPool pool(2);
   Session session(*model, pool, 64);
+  EXPECT_TRUE(session.kv_half());  // quantized weights: an f16 cache, as llama.cpp's
   auto out = session.forward(prompt);
   double worst_cosine = 1.0;
   for (std::size_t step = 0; step < ids.size(); ++step) {
