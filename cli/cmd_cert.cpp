@@ -57,6 +57,10 @@ void print_checks(const rt::Report& r, const std::string& indent) {
   const Style& st = style();
   for (const auto& c : r.checks) {
     const std::string state = rt::check_state_name(c.state);
+    if (st.screen_reader) {  // a sentence per check, the name first
+      std::cout << "Check " << c.name << ": " << state << (c.detail.empty() ? "" : ", " + c.detail) << ".\n";
+      continue;
+    }
     std::cout << indent
               << (c.state == rt::CheckState::fail ? st.bad(state)
                   : c.state == rt::CheckState::pass ? st.good(state)
@@ -261,9 +265,12 @@ int run_cert_verify(const std::string& file, const std::string& membership, cons
     std::cout << j.dump(2) << "\n";
     return r.ok() ? exit_ok : exit_failed;
   }
-  std::cout << (evidence ? "Equivocation record " : "Certificate ") << file << "\n";
-  print_checks(r, "");
   const Style& st = style();
+  // Screen readers hear the verdict first, then the checks.
+  if (!st.screen_reader) {
+    std::cout << (evidence ? "Equivocation record " : "Certificate ") << file << "\n";
+    print_checks(r, "");
+  }
   if (r.ok()) {
     std::cout << "Verdict: " << st.good("PASS") << ": every check passed"
               << (r.certificate ? std::string(" (") + core::outcome_name(r.certificate->outcome) + ")" : "")
@@ -271,6 +278,10 @@ int run_cert_verify(const std::string& file, const std::string& membership, cons
   } else {
     std::cout << "Verdict: " << st.bad("FAIL") << ": the " << r.first_failure()->name
               << " check failed; do not trust this " << (evidence ? "record" : "certificate") << "\n";
+  }
+  if (st.screen_reader) {
+    std::cout << (evidence ? "Equivocation record " : "Certificate ") << file << ".\n";
+    print_checks(r, "");
   }
   return r.ok() ? exit_ok : exit_failed;
 }
@@ -310,17 +321,21 @@ int run_log_verify(const std::string& dir, const std::string& membership, const 
     return log->ok() ? exit_ok : exit_failed;
   }
   const Style& st = style();
-  for (const auto& e : log->entries) {
-    std::cout << (e.report.ok() ? st.good("PASS") : st.bad("FAIL")) << " " << e.file;
-    if (const auto* f = e.report.first_failure()) std::cout << ": " << f->name << ": " << f->detail;
-    std::cout << "\n";
-  }
+  auto entries = [&] {
+    for (const auto& e : log->entries) {
+      std::cout << (e.report.ok() ? st.good("PASS") : st.bad("FAIL")) << " " << e.file;
+      if (const auto* f = e.report.first_failure()) std::cout << ": " << f->name << ": " << f->detail;
+      std::cout << (st.screen_reader ? ".\n" : "\n");
+    }
+  };
+  if (!st.screen_reader) entries();  // screen readers hear the verdict first
   if (log->ok()) {
     std::cout << "Verdict: " << st.good("PASS") << ": " << log->entries.size()
               << " files verify and the hash chain is unbroken\n";
   } else {
     std::cout << "Verdict: " << st.bad("FAIL") << ": first broken link: " << *log->broken << "\n";
   }
+  if (st.screen_reader) entries();
   return log->ok() ? exit_ok : exit_failed;
 }
 

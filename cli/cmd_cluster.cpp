@@ -24,11 +24,14 @@
 #include <thread>
 
 #include "cli/cli.hpp"
+#include "cli/cluster.hpp"
+#include "cli/sentences.hpp"
 #include "runtime/auditor.hpp"
 #include "runtime/crypto.hpp"
 #include "runtime/head_process.hpp"
 #include "runtime/membership_file.hpp"
 #include "runtime/net.hpp"
+#include "runtime/speech.hpp"
 
 extern char** environ;
 
@@ -70,12 +73,6 @@ head -n 1 | awk '{
   print "I can only do arithmetic."; exit 0
 }'
 )SH";
-
-struct HttpResult {
-  bool ok = false;
-  unsigned status = 0;
-  std::string body;  // or the error
-};
 
 // One HTTP/1.1 request with a deadline, on a private io_context.
 HttpResult http_call(const std::string& address, bhttp::verb verb, const std::string& target, const std::string& body,
@@ -174,6 +171,8 @@ bool is_butterfly(pid_t pid) {
   return cmdline.find("--membership") != std::string::npos;
 }
 
+}  // namespace
+
 pid_t spawn_detached(const std::string& command, const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> argv_text = args;
   std::vector<char*> argv;
@@ -195,7 +194,9 @@ pid_t spawn_detached(const std::string& command, const std::vector<std::string>&
   return pid;
 }
 
-constexpr std::uint32_t round_timeout_ms_default = 2000;
+namespace {
+
+constexpr std::uint32_t round_timeout_ms_default = cluster_round_timeout_ms_default;
 
 // Built-in model workers: one system prompt each, in membership order.
 struct Specialist {
@@ -209,20 +210,7 @@ constexpr Specialist specialists[] = {
     {"creative", "You are a creative thinker who always states the correct answer clearly."},
 };
 
-struct StartOptions {
-  std::uint32_t workers = 4;
-  int f = -1;
-  std::uint32_t byzantine = 0;
-  std::string kind = "wrong";
-  std::string model;
-  std::string dir = "butterfly-cluster";
-  std::uint32_t base_port = 0;
-  std::uint32_t round_timeout_ms = round_timeout_ms_default;
-  std::uint32_t heartbeat_ms = 200;
-  std::uint32_t wait_ms = 20'000;
-  std::string manifest;
-  bool json_out = false;
-};
+}  // namespace
 
 int run_cluster_start(const StartOptions& o) {
   const std::string cmd = "cluster start";
@@ -310,7 +298,7 @@ int run_cluster_start(const StartOptions& o) {
       if (o.kind == "slow") args.insert(args.end(), {"--slow-ms", std::to_string(round_timeout_ms * 2)});
     }
     const pid_t pid = spawn_detached(cmd, args, dir / "logs" / (ids[i] + ".log"));
-    workers.push_back({{"id", ids[i]}, {"pid", pid},
+    workers.push_back({{"id", ids[i]}, {"pid", pid}, {"args", args},
                        {"specialist", builtin_model ? specialists[i % std::size(specialists)].name : "script"}, {"address", "127.0.0.1:" + std::to_string(ports[i])},
                        {"byzantine", byz ? o.kind : "none"}, {"log", (dir / "logs" / (ids[i] + ".log")).string()}});
   }
@@ -319,8 +307,9 @@ int run_cluster_start(const StartOptions& o) {
                                         (dir / "log").string(), "--round-timeout-ms", std::to_string(round_timeout_ms),
                                         "--heartbeat-ms", std::to_string(o.heartbeat_ms)};
   if (!o.manifest.empty()) head_args.insert(head_args.end(), {"--manifest", fs::absolute(o.manifest).string()});
+  head_args.insert(head_args.end(), o.head_args.begin(), o.head_args.end());
   const pid_t head_pid = spawn_detached(cmd, head_args, dir / "logs" / "head.log");
-  cluster["head"] = {{"pid", head_pid}, {"log", (dir / "logs" / "head.log").string()}};
+  cluster["head"] = {{"pid", head_pid}, {"log", (dir / "logs" / "head.log").string()}, {"args", head_args}};
   cluster["workers"] = workers;
   write_text_file(cmd, dir / "cluster.json", cluster.dump(2) + "\n",
                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
@@ -338,17 +327,25 @@ int run_cluster_start(const StartOptions& o) {
       const auto j = json::parse(r.body, nullptr, false);
       if (!j.is_discarded()) connected = j.value("connected", std::size_t{0});
     }
-    if (connected != shown && !o.json_out) {
-      std::cerr << "butterfly cluster start: " << connected << "/" << o.workers << " workers connected\n";
+    // Screen readers get the first and the last count as sentences, not every change.
+    const bool sr = style().screen_reader;
+    if (connected != shown && !o.json_out && !o.quiet && (!sr || shown == SIZE_MAX || connected == o.workers)) {
+      if (sr) {
+        std::cerr << connected << " of " << o.workers << " workers connected.\n";
+      } else {
+        std::cerr << "butterfly cluster start: " << connected << "/" << o.workers << " workers connected\n";
+      }
       shown = connected;
     }
     if (connected == o.workers) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   cluster["connected"] = connected;
-  if (o.json_out) {
+  if (o.json_out && !o.quiet) {
     std::cout << cluster.dump(2) << "\n";
-  } else {
+  } else if (!o.quiet && style().screen_reader) {
+    for (const auto& line : cluster_started_sentences(cluster, o.dir, o.byzantine, o.kind)) std::cout << line << "\n";
+  } else if (!o.quiet) {
     std::cout << "cluster running in " << dir.string() << ": head at http://" << http << ", " << o.workers
               << " workers (n = " << o.workers << ", f = " << f << ")";
     if (o.byzantine > 0) std::cout << ", the last " << o.byzantine << " --byzantine " << o.kind;
@@ -375,7 +372,7 @@ int run_cluster_start(const StartOptions& o) {
   return exit_ok;
 }
 
-int run_cluster_stop(const std::string& dir_text, bool json_out) {
+int run_cluster_stop(const std::string& dir_text, bool json_out, bool quiet) {
   const std::string cmd = "cluster stop";
   const fs::path dir = fs::absolute(dir_text);
   const auto j = read_json_file(cmd, dir / "cluster.json");
@@ -401,11 +398,13 @@ int run_cluster_stop(const std::string& dir_text, bool json_out) {
       }
     }
     report.push_back({{"name", name}, {"pid", pid}, {"state", state}});
-    if (!json_out) std::cout << name << " (pid " << pid << "): " << state << "\n";
+    if (!json_out && !quiet) std::cout << worker_label(name) << " (pid " << pid << "): " << state << "\n";
   }
-  if (json_out) std::cout << report.dump(2) << "\n";
+  if (json_out && !quiet) std::cout << report.dump(2) << "\n";
   return exit_ok;
 }
+
+namespace {
 
 std::string http_of(const std::string& cmd, const std::string& dir, const std::string& http) {
   if (!http.empty()) return http;
@@ -417,18 +416,26 @@ int run_cluster_status(const std::string& dir, const std::string& http_arg, bool
   const std::string cmd = "cluster status";
   const std::string http = http_of(cmd, dir, http_arg);
   const auto r = http_call(http, bhttp::verb::get, "/v1/status", "", 3000);
-  if (!r.ok || r.status != 200) fail(cmd, "the head at " + http + " does not answer: " + r.body, exit_failed);
+  if (!r.ok || r.status != 200) {
+    fail(cmd, "the head at " + http + " does not answer: " + r.body + ". 'butterfly status --dir " + dir +
+                  "' shows which processes are alive and their logs.",
+         exit_failed);
+  }
   const auto j = json::parse(r.body, nullptr, false);
   if (j.is_discarded()) fail(cmd, "the head's status is not JSON", exit_failed);
   if (json_out) {
     std::cout << j.dump(2) << "\n";
     return exit_ok;
   }
+  if (style().screen_reader) {
+    for (const auto& line : head_status_sentences(j, http)) std::cout << line << "\n";
+    return exit_ok;
+  }
   std::cout << "head at http://" << http << ": " << j.value("connected", 0) << "/" << j.value("n", 0)
             << " workers connected, next sequence " << j["chain"].value("next_sequence", 0) << ", "
             << j.value("queries_in_flight", 0) << " queries in flight\n";
   for (const auto& w : j["workers"]) {
-    std::cout << "  " << w.value("id", "?") << "  " << w.value("address", "") << "  "
+    std::cout << "  " << worker_label(w.value("id", "?")) << "  " << w.value("address", "") << "  "
               << (w.value("connected", false) ? style().good("connected") : style().bad("disconnected"))
               << "  reputation " << w.value("reputation", 0.0) << (w.value("isolated", false) ? "  ISOLATED" : "")
               << "\n";
@@ -445,6 +452,8 @@ struct AskOptions {
   std::string membership;
   std::uint32_t timeout_ms = 60'000;
   bool json_out = false;
+  bool speak = false;
+  std::string speak_out;  // WAV; default DIR/speech/answer.wav
 };
 
 int run_query_ask(const AskOptions& o) {
@@ -456,7 +465,13 @@ int run_query_ask(const AskOptions& o) {
   if (!membership) fail(cmd, membership.error().message + "; give --membership to verify the certificate");
   const json body = {{"query", o.text}, {"mode", o.mode}, {"agreement", o.agreement}};
   const auto r = http_call(http, bhttp::verb::post, "/v1/query", body.dump(), o.timeout_ms);
-  if (!r.ok) fail(cmd, r.body, exit_failed);
+  if (!r.ok) {
+    fail(cmd, r.body + (o.http.empty() ? ". Is the cluster running? 'butterfly status --dir " + o.dir +
+                                             "' shows what it remembers; 'butterfly cluster start --dir " + o.dir +
+                                             "' starts it."
+                                       : ""),
+         exit_failed);
+  }
   auto reply = json::parse(r.body, nullptr, false);
   if (reply.is_discarded()) fail(cmd, "the head's reply is not JSON", exit_failed);
   if (r.status != 200) {
@@ -486,10 +501,19 @@ int run_query_ask(const AskOptions& o) {
     reply.erase("certificate");  // the file has it; keep the output readable
     reply["verification"] = {{"verdict", pass ? "PASS" : "FAIL"}, {"checks", checks}, {"membership", membership_path}};
     std::cout << reply.dump(2) << "\n";
+  } else if (style().screen_reader) {
+    // Results first as sentences, then the details.
+    const auto* failed = report.first_failure();
+    for (const auto& line : ask_result_sentences(reply, pass, failed ? failed->name : "")) std::cout << line << "\n";
+    std::cout << "Certificate file: " << path << ".\nAudited against " << membership_path << ".\n";
+    for (const auto& c : report.checks) {
+      std::cout << "Check " << c.name << ": " << rt::check_state_name(c.state) << (c.detail.empty() ? "" : ", " + c.detail)
+                << ".\n";
+    }
   } else {
     auto list = [](const json& a) {
       std::string s;
-      for (const auto& x : a) s += (s.empty() ? "" : ", ") + x.get<std::string>();
+      for (const auto& x : a) s += (s.empty() ? "" : ", ") + worker_label(x.get<std::string>());
       return s.empty() ? std::string("none") : s;
     };
     std::string answer = reply.value("answer", std::string{});
@@ -508,10 +532,34 @@ int run_query_ask(const AskOptions& o) {
     std::cout << "verdict:     " << (pass ? style().good("PASS") : style().bad("FAIL")) << " (offline audit against "
               << membership_path << ")\n";
   }
+  if (o.speak) {
+    std::cout << std::flush;  // the text is on screen before the first word is spoken
+    const auto* failed = report.first_failure();
+    const auto sentences = ask_result_sentences(reply, pass, failed ? failed->name : "");
+    rt::audio::SpeakOptions speak;
+    speak.out = o.speak_out.empty() ? fs::absolute(o.dir) / "speech" / "answer.wav" : fs::path(o.speak_out);
+    speak.replace_out = true;  // the latest answer's speech; each ask replaces the last one
+    std::error_code ec;
+    fs::create_directories(speak.out.parent_path(), ec);
+    bool played = false;
+    std::string note;
+    speak.played = &played;
+    speak.note = &note;
+    if (auto spoken = rt::audio::speak_stream(sentences, speak); !spoken) {
+      fail(cmd, "could not speak the answer: " + spoken.error().message, exit_failed);
+    }
+    std::cerr << (style().screen_reader ? "" : "butterfly query ask: ") << "Speech written to " << speak.out.string()
+              << (played ? " and played." : ".") << (note.empty() || played ? "" : " Not played: " + note + ".") << "\n";
+  }
   return pass ? exit_ok : exit_failed;
 }
 
 }  // namespace
+
+HttpResult http_request(const std::string& address, bool post, const std::string& target, const std::string& body,
+                        std::uint32_t timeout_ms) {
+  return http_call(address, post ? bhttp::verb::post : bhttp::verb::get, target, body, timeout_ms);
+}
 
 void add_cluster_commands(CLI::App& app) {
   CLI::App* cluster = app.add_subcommand("cluster", "A local cluster on loopback: a head and N workers");
@@ -522,13 +570,14 @@ void add_cluster_commands(CLI::App& app) {
     start->add_option("--workers", o->workers, "Number of workers n (default 4)")->check(CLI::Range(1u, cluster_workers_max));
     start->add_option("--f", o->f, "Byzantine workers tolerated (default (n-1)/3)")->check(CLI::Range(0, 21));
     start->add_option("--byzantine", o->byzantine, "How many of the last workers misbehave (default 0)");
-    start->add_option("--kind", o->kind, "wrong, random, equivocate, collude, slow, silent, malformed, replay (default wrong)");
+    start->add_option("--kind", o->kind, "wrong, random, equivocate, collude, slow, silent, malformed, replay (default wrong)")
+        ->check(CLI::IsMember({"wrong", "random", "equivocate", "collude", "slow", "silent", "malformed", "replay"}));
     start->add_option("--model", o->model, "Model spec for every worker (default: a built-in arithmetic script)");
     start->add_option("--dir", o->dir, "Cluster directory (default ./butterfly-cluster)");
     start->add_option("--base-port", o->base_port, "HTTP on this port, workers on the next n (default: free ports)")
         ->check(CLI::Range(1u, 65'000u));
     start->add_option("--round-timeout-ms", o->round_timeout_ms, "The head's round deadline (default 2000; 60000 with a built-in model)");
-    start->add_option("--heartbeat-ms", o->heartbeat_ms, "The head's heartbeat period (default 200)");
+    start->add_option("--heartbeat-ms", o->heartbeat_ms, "The head's heartbeat period (default 50)");
     start->add_option("--manifest", o->manifest, "proofs/MANIFEST, so certificates name their proofs");
     start->add_option("--wait-ms", o->wait_ms, "How long to wait for every worker to connect (default 20000)");
     start->add_flag("--json", o->json_out, "Print cluster.json");
@@ -573,11 +622,14 @@ void add_cluster_commands(CLI::App& app) {
     ask->add_option("--membership", o->membership, "Membership to audit against (default DIR/membership.json)");
     ask->add_option("--timeout-ms", o->timeout_ms, "Give up after this long (default 60000)");
     ask->add_flag("--json", o->json_out, "Print the reply and the audit as JSON");
+    ask->add_flag("--speak", o->speak, "Also speak the result sentences (espeak-ng), answer first");
+    ask->add_option("--speak-out", o->speak_out, "WAV file for --speak (default DIR/speech/answer.wav)");
     ask->footer(
         "Exit status: 0 when the certificate verifies, 1 when it does not or the query failed.\n"
         "Examples:\n"
         "  butterfly query ask \"2+2?\"\n"
         "  butterfly query ask \"6*7\" --agreement numeric --json\n"
+        "  butterfly --screen-reader query ask \"2+2?\" --speak\n"
         "  butterfly query ask \"What is the capital of France?\" --mode debate --http 127.0.0.1:8080 \\\n"
         "      --membership membership.json");
     ask->callback([o] { action() = [o] { return run_query_ask(*o); }; });

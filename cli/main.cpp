@@ -1,6 +1,7 @@
 // butterfly: one binary, verb-noun commands. Each command registers itself (cli/cmd_*.cpp).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -33,12 +34,16 @@ int main(int argc, char** argv) {
                "Linear plain text for screen readers (BUTTERFLY_SCREEN_READER=1 does the same)");
   app.footer(
       "Examples:\n"
-      "  butterfly quorum table            the safe quorum beside the seed's 2f+1, n = 1..13\n"
-      "  butterfly prove                   check every invariant's Z3 obligation\n"
+      "  butterfly cluster start --workers 4 --byzantine 1\n"
+      "  butterfly query ask \"2+2?\"\n"
+      "  butterfly status\n"
+      "  butterfly quorum table\n"
+      "  butterfly prove\n"
       "  butterfly fuse answers --f 1 --answer alpha=42 --answer bravo=42 \\\n"
       "      --answer charlie=42.1 --answer delta=9000\n"
       "Run 'butterfly COMMAND --help' for a command's flags and examples.");
 
+  install_help(app);  // before any subcommand: they inherit the formatter and --help-all
   add_quorum_commands(app);
   add_prove_command(app);
   add_fuse_commands(app);
@@ -46,11 +51,18 @@ int main(int argc, char** argv) {
   add_sim_commands(app);
   add_node_commands(app);
   add_cluster_commands(app);
+  add_bench_commands(app);
 #ifdef BUTTERFLY_HAVE_CUDA
   add_gpu_commands(app);
 #endif
   add_model_commands(app);
+  add_status_command(app);
+  add_sound_commands(app);
+  add_completion_commands(app);
 
+  // Known before parsing, so that --help and parse errors are already plain text.
+  style().screen_reader = env_set("BUTTERFLY_SCREEN_READER") ||
+                          std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string_view(a) == "--screen-reader"; });
   if (auto problem = check_command_line(app, argc, argv)) {
     std::cerr << "butterfly: " << *problem << "\n";
     return exit_usage;
@@ -59,7 +71,20 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "butterfly: " << e.what() << "\nRun 'butterfly --help' to see the commands.\n";
+    CLI::App& command = deepest_command(app, argc, argv);
+    const std::string where = full_name(command);
+    std::string subcommands;
+    for (const CLI::App* sub : command.get_subcommands([](const CLI::App* a) { return !a->get_name().empty(); })) {
+      subcommands += (subcommands.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!subcommands.empty() && command.get_subcommands().empty()) {
+      // "A subcommand is required" says less than the list of them.
+      std::cerr << "butterfly: '" << where << "' needs one of its commands: " << subcommands << ".\n";
+    } else {
+      std::cerr << "butterfly: " << e.what() << "\n";
+    }
+    std::cerr << "Run '" << where << " --help' to see its " << (subcommands.empty() ? "flags" : "commands")
+              << " and examples.\n";
     return exit_usage;
   }
   Style& s = style();

@@ -56,35 +56,10 @@ class Reader : public codec::ByteReader {
 };
 
 // Writes little-endian fields; a value that does not fit its width is an error, never truncated.
-class Writer {
+// The codec's writer plus the identifier fields of memberships.
+class Writer : public codec::ByteWriter {
  public:
-  // The reservation also keeps g++ 12 from a false stringop-overflow on growth from empty.
-  explicit Writer(std::string_view record) : record_(record) { out_.reserve(1024); }
-  void uint(std::uint64_t v, std::size_t width, std::string_view field) {
-    if (width < 8 && v >> (8 * width) != 0) {
-      fail(field, "value " + std::to_string(v) + " does not fit in " + std::to_string(width) + " bytes");
-      return;
-    }
-    for (std::size_t i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  // resize + copy rather than insert: g++ 12 reports a false stringop-overflow on insert here.
-  void raw(std::span<const std::uint8_t> b) {
-    const std::size_t at = out_.size();
-    out_.resize(at + b.size());
-    std::copy(b.begin(), b.end(), out_.begin() + static_cast<std::ptrdiff_t>(at));
-  }
-  void raw(std::string_view s) {
-    raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
-  }
-  void sized(std::span<const std::uint8_t> b, std::size_t length_width, std::size_t max,
-             std::string_view field) {
-    if (b.size() > max) {
-      fail(field, "length " + std::to_string(b.size()) + " exceeds the limit of " + std::to_string(max));
-      return;
-    }
-    uint(b.size(), length_width, field);
-    raw(b);
-  }
+  explicit Writer(std::string_view record) : ByteWriter(record, 1024) {}
   void id(const std::string& s, std::string_view field) {
     if (auto ok = check_id(s, field); !ok) {
       fail(field, ok.error().message);
@@ -93,16 +68,6 @@ class Writer {
     uint(s.size(), 1, field);
     raw(std::string_view(s));
   }
-  [[nodiscard]] std::optional<Error> error() const { return error_; }
-  Bytes take() { return std::move(out_); }
-
- private:
-  void fail(std::string_view field, const std::string& problem) {
-    if (!error_) error_ = format_error(record_, out_.size(), field, problem);
-  }
-  std::string_view record_;
-  Bytes out_;
-  std::optional<Error> error_;
 };
 
 bool valid_outcome(std::uint8_t v) {

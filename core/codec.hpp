@@ -103,4 +103,54 @@ class ByteReader {
   std::optional<Error> error_;
 };
 
+
+// The writing twin of ByteReader: little-endian integers, raw bytes and length-prefixed fields for
+// canonical records (certificates, memberships) and the wire protocol. A value outside its field's
+// limit is remembered as the first error, naming the record, byte offset and field; encoders check
+// error() once at the end.
+class ByteWriter {
+ public:
+  // The reservation also keeps g++ 12 from a false stringop-overflow on growth from empty.
+  explicit ByteWriter(std::string_view record, std::size_t reserve = 256) : record_(record) { out_.reserve(reserve); }
+  void uint(std::uint64_t v, std::size_t width, std::string_view field = "value") {
+    if (width < 8 && v >> (8 * width) != 0) {
+      fail(field, "value " + std::to_string(v) + " does not fit in " + std::to_string(width) + " bytes");
+      return;
+    }
+    for (std::size_t i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  // resize + copy rather than insert: g++ 12 reports a false stringop-overflow on insert here.
+  void raw(std::span<const std::uint8_t> b) {
+    const std::size_t at = out_.size();
+    out_.resize(at + b.size());
+    std::copy(b.begin(), b.end(), out_.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  void raw(std::string_view s) {
+    raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+  }
+  void sized(std::span<const std::uint8_t> b, std::size_t length_width, std::size_t max, std::string_view field) {
+    if (b.size() > max) {
+      fail(field, "length " + std::to_string(b.size()) + " exceeds the limit of " + std::to_string(max));
+      return;
+    }
+    uint(b.size(), length_width, field);
+    raw(b);
+  }
+  void sized(std::string_view s, std::size_t length_width, std::size_t max, std::string_view field) {
+    sized(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()), length_width,
+          max, field);
+  }
+  void fail(std::string_view field, const std::string& problem) {
+    if (!error_) error_ = format_error(record_, out_.size(), field, problem);
+  }
+  [[nodiscard]] const std::optional<Error>& error() const { return error_; }
+  [[nodiscard]] const std::vector<std::uint8_t>& bytes() const { return out_; }
+  std::vector<std::uint8_t> take() { return std::move(out_); }
+
+ private:
+  std::string_view record_;
+  std::vector<std::uint8_t> out_;
+  std::optional<Error> error_;
+};
+
 }  // namespace bf::core::codec

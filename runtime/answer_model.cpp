@@ -212,6 +212,17 @@ class ScriptModel final : public AnswerModel {
   ModelOptions options_;
 };
 
+// A model with no cost: the head's overhead can be measured without a model's time in it.
+class InstantModel final : public AnswerModel {
+ public:
+  explicit InstantModel(std::string text) : text_(std::move(text)) {}
+  core::Result<ModelOutput> run(const proto::Ask&, std::uint64_t) override { return ModelOutput{text_, {}}; }
+  [[nodiscard]] std::string describe() const override { return "instant:" + text_; }
+
+ private:
+  std::string text_;
+};
+
 class OpenAiModel final : public AnswerModel {
  public:
   OpenAiModel(OpenAiEndpoint endpoint, std::string spec, ModelOptions options)
@@ -358,6 +369,12 @@ core::Result<std::unique_ptr<AnswerModel>> make_answer_model(std::string_view sp
     }
     return std::unique_ptr<AnswerModel>(std::make_unique<ScriptModel>(std::filesystem::absolute(path).string(), options));
   }
+  if (spec.starts_with("instant:")) {
+    std::string text(spec.substr(8));
+    if (text.empty()) text = "4";
+    if (text.size() > options.output_bytes_max) return model_error("model 'instant:': the answer text is too long");
+    return std::unique_ptr<AnswerModel>(std::make_unique<InstantModel>(std::move(text)));
+  }
   if (spec.starts_with("openai:")) {
     auto endpoint = parse_openai_spec(spec.substr(7));
     if (!endpoint) return endpoint.error();
@@ -372,7 +389,7 @@ core::Result<std::unique_ptr<AnswerModel>> make_answer_model(std::string_view sp
         std::make_unique<BuiltinModel>(std::move(generator.value()), std::string(spec), options));
   }
   return model_error("unknown model spec '" + std::string(spec) +
-                     "'; use script:PATH, openai:http://HOST:PORT[#MODEL], builtin:smollm2 or FILE.gguf");
+                     "'; use script:PATH, instant:TEXT, openai:http://HOST:PORT[#MODEL], builtin:smollm2 or FILE.gguf");
 }
 
 }  // namespace bf::runtime

@@ -6,6 +6,9 @@
 //                        BUTTERFLY_SEED. Deterministic scripts make deterministic workers (tests).
 //   openai:URL[#model]   POST URL/v1/chat/completions (plain HTTP) to any OpenAI-compatible server
 //                        (llama.cpp server, vLLM, Ollama); the answer is choices[0].message.content.
+//   instant:TEXT         answers TEXT at once, in process ("instant:" alone answers "4"): no model
+//                        and no process spawned, so benchmarks of the head measure the head and
+//                        not fork/exec (butterfly bench run overhead).
 //   builtin:smollm2, FILE.gguf   the built-in CPU runtime (model/): greedy or seeded sampling with
 //                        an optional system prompt; several workers on one machine share the
 //                        mmapped weights through the page cache.

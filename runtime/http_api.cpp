@@ -304,7 +304,11 @@ asio::awaitable<Reply> Server::route(const std::string& method, const std::strin
     auto in = chat ? parse_chat_body(body) : parse_query_body(body);
     if (!in) co_return error_reply(400, "invalid_request", in.error().message);
     if (!handlers_.query) co_return error_reply(503, "unavailable", "this server answers no queries");
+    const std::string query_text = in.value().query;
+    const char* query_mode = mode_name(in.value().mode);
     Reply reply = co_await handlers_.query(std::move(in.value()));
+    const auto finished_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    recent_.add(dashboard::record_from_reply(query_text, query_mode, reply.status, reply.body, finished_s));
     if (!chat || reply.status != 200) co_return reply;
     const auto j = nlohmann::json::parse(reply.body, nullptr, false);
     if (j.is_discarded()) co_return error_reply(500, "internal", "the head produced a reply that is not JSON");
@@ -335,9 +339,23 @@ asio::awaitable<Reply> Server::route(const std::string& method, const std::strin
     if (method != "GET") co_return wrong_method("GET");
     co_return Reply{200, "text/plain; version=0.0.4", handlers_.metrics ? handlers_.metrics() : std::string{}};
   }
+  if (dashboard::is_dashboard_path(path)) {
+    dashboard::Sources sources;
+    sources.status = handlers_.status;
+    if (handlers_.certificate) {
+      sources.certificate = [this](std::uint64_t sequence, bool as_json) {
+        Reply r = handlers_.certificate(sequence, as_json);
+        return dashboard::Fetched{r.status, std::move(r.body)};
+      };
+    }
+    sources.recent = &recent_;
+    if (auto page = dashboard::route(method, path, query_string, sources)) {
+      co_return Reply{page->status, std::move(page->content_type), std::move(page->body)};
+    }
+  }
   co_return error_reply(404, "not_found", "no route " + std::string(path) +
                                               "; try POST /v1/query, POST /v1/chat/completions, GET "
-                                              "/v1/certificates/{sequence}, GET /v1/status, GET /metrics");
+                                              "/v1/certificates/{sequence}, GET /v1/status, GET /metrics, or the dashboard at GET /");
 }
 
 }  // namespace bf::runtime::http

@@ -4,6 +4,7 @@
 //   GET  /v1/certificates/{seq}     the certificate bytes (?format=json: its JSON form)
 //   GET  /v1/status                 workers, reputation, isolation, chain position
 //   GET  /metrics                   Prometheus text
+//   GET  /, /queries, /certificates/{seq}, /help, /v1/queries: the web dashboard (runtime/dashboard.hpp)
 // Every limit is a named constant below. A bad request ends that request (or its connection)
 // only, with {"error": {"code", "message"}} and a proper status.
 //
@@ -27,6 +28,7 @@
 
 #include "core/certificate.hpp"
 #include "core/result.hpp"
+#include "runtime/dashboard.hpp"
 #include "runtime/messages.hpp"
 
 namespace bf::runtime::http {
@@ -124,6 +126,7 @@ class Server : public std::enable_shared_from_this<Server> {
   bool stopped_ = false;
   std::map<std::uint64_t, std::function<void()>> closers_;  // for stop(): closes each connection
   std::uint64_t next_id_ = 0;
+  dashboard::RecentQueries recent_;  // the dashboard's recent-query ring (bounded)
 };
 
 }  // namespace bf::runtime::http

@@ -308,6 +308,18 @@ asio::awaitable<void> Channel::watch_idle(std::uint32_t idle_ms) {
 
 // ---- Handshakes ----
 
+// The head's half of the handshake on a connected socket: Hello, HelloReply, Finish.
+asio::awaitable<core::Status> run_initiator(tcp::socket& socket, proto::HandshakeInitiator& init) {
+  const Bytes hello = proto::with_length_prefix(init.hello());
+  if (auto w = co_await write_all(socket, hello, "hello"); !w) co_return w.error();
+  auto reply = co_await read_handshake_message(socket, "hello reply");
+  if (!reply) co_return reply.error();
+  auto finish = init.on_reply(*reply);
+  if (!finish) co_return finish.error();
+  if (auto w = co_await write_all(socket, proto::with_length_prefix(*finish), "finish"); !w) co_return w.error();
+  co_return core::Ok{};
+}
+
 asio::awaitable<Result<std::shared_ptr<Channel>>> connect_to_worker(tcp::endpoint endpoint, Membership membership,
                                                                     Keypair head_key, core::WorkerIndex expected_worker,
                                                                     ChannelLimits limits, LogSink log) {
@@ -329,15 +341,7 @@ asio::awaitable<Result<std::shared_ptr<Channel>>> connect_to_worker(tcp::endpoin
   co_await socket.async_connect(endpoint, use_ec(ec));
   if (ec) co_return fail(timed("connect: " + ec.message()));
   socket.set_option(tcp::no_delay(true), ec);  // small frames; latency matters more than packets
-  const Bytes hello = proto::with_length_prefix(init->hello());
-  if (auto w = co_await write_all(socket, hello, "hello"); !w) co_return fail(timed(w.error().message));
-  auto reply = co_await read_handshake_message(socket, "hello reply");
-  if (!reply) co_return fail(timed(reply.error().message));
-  auto finish = init.value().on_reply(*reply);
-  if (!finish) co_return fail(finish.error().message);
-  if (auto w = co_await write_all(socket, proto::with_length_prefix(*finish), "finish"); !w) {
-    co_return fail(timed(w.error().message));
-  }
+  if (auto ok = co_await run_initiator(socket, init.value()); !ok) co_return fail(timed(ok.error().message));
   if (deadline.expired() || !socket.is_open()) co_return fail(timed("the socket closed during the handshake"));
   co_return std::make_shared<Channel>(std::move(socket), init->session(), Channel::Side::head,
                                       worker_name(membership, expected_worker), limits, std::move(log));
@@ -382,6 +386,64 @@ asio::awaitable<Result<std::shared_ptr<Channel>>> accept_head(tcp::socket socket
   if (deadline.expired() || !socket.is_open()) co_return fail(timed("the socket closed during the handshake"));
   co_return std::make_shared<Channel>(std::move(socket), *session, Channel::Side::worker, "head", limits,
                                       std::move(log));
+}
+
+asio::awaitable<Result<std::shared_ptr<Channel>>> accept_worker(tcp::socket socket, Membership membership,
+                                                                Keypair head_key, ChannelLimits limits, LogSink log) {
+  const std::string from = remote_text(socket);
+  std::string who = "a worker at " + from;
+  auto fail = [&](const std::string& reason) {
+    const std::string line = "refused the connection from " + who + ": " + reason;
+    emit(log, line);
+    error_code ignored;
+    socket.close(ignored);
+    return net_error(line);
+  };
+  error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  Deadline deadline(socket, limits.handshake_timeout_ms);
+  auto timed = [&](const std::string& reason) {
+    return deadline.expired() ? "handshake timed out after " + std::to_string(limits.handshake_timeout_ms) + " ms"
+                              : reason;
+  };
+  auto claim = co_await read_handshake_message(socket, "dial-in");
+  if (!claim) co_return fail(timed(claim.error().message));
+  auto index = proto::parse_dial_in(*claim, membership);
+  if (!index) co_return fail(index.error().message);
+  who = worker_name(membership, *index) + " (claimed) at " + from;
+  auto init = proto::HandshakeInitiator::make(membership, head_key, *index, proto::random_handshake());
+  if (!init) co_return fail(init.error().message);
+  if (auto ok = co_await run_initiator(socket, init.value()); !ok) co_return fail(timed(ok.error().message));
+  if (deadline.expired() || !socket.is_open()) co_return fail(timed("the socket closed during the handshake"));
+  co_return std::make_shared<Channel>(std::move(socket), init->session(), Channel::Side::head,
+                                      worker_name(membership, *index), limits, std::move(log));
+}
+
+asio::awaitable<Result<std::shared_ptr<Channel>>> dial_head(tcp::endpoint endpoint, Membership membership,
+                                                            Keypair worker_key, core::WorkerIndex self,
+                                                            ChannelLimits limits, LogSink log) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  {
+    Deadline deadline(socket, limits.handshake_timeout_ms);
+    error_code ec;
+    co_await socket.async_connect(endpoint, use_ec(ec));
+    if (!ec) {
+      if (auto w = co_await write_all(socket, proto::with_length_prefix(proto::dial_in(membership.digest, self)),
+                                      "dial-in");
+          !w) {
+        ec = asio::error::broken_pipe;
+      }
+    }
+    if (ec || deadline.expired()) {
+      const std::string line = "dialling the head at " + endpoint_text(endpoint) + " failed: " +
+                               (deadline.expired() ? "timed out after " + std::to_string(limits.handshake_timeout_ms) + " ms"
+                                                   : ec.message());
+      emit(log, line);
+      co_return net_error(line);
+    }
+  }
+  co_return co_await accept_head(std::move(socket), std::move(membership), std::move(worker_key), self, limits,
+                                 std::move(log));
 }
 
 asio::awaitable<void> accept_heads(tcp::acceptor& acceptor, Membership membership, Keypair worker_key,

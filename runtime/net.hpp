@@ -124,6 +124,18 @@ asio::awaitable<core::Result<std::shared_ptr<Channel>>> connect_to_worker(
     tcp::endpoint endpoint, Membership membership, Keypair head_key,
     core::WorkerIndex expected_worker, ChannelLimits limits = {}, LogSink log = {});
 
+// Head side, for workers that dial in (`butterfly head --listen`): reads the worker's dial-in
+// message, then runs the handshake as initiator for the index it claims, which the handshake
+// authenticates. Fails (with the reason) like connect_to_worker.
+asio::awaitable<core::Result<std::shared_ptr<Channel>>> accept_worker(
+    tcp::socket socket, Membership membership, Keypair head_key, ChannelLimits limits = {}, LogSink log = {});
+
+// Worker side (`butterfly worker --head ADDR`): connect to a listening head, send the dial-in
+// message, then run the handshake as responder, as accept_head does.
+asio::awaitable<core::Result<std::shared_ptr<Channel>>> dial_head(
+    tcp::endpoint endpoint, Membership membership, Keypair worker_key, core::WorkerIndex self,
+    ChannelLimits limits = {}, LogSink log = {});
+
 // Worker side: run the handshake as responder on an accepted socket. On failure the socket is
 // closed (after a best-effort refusal naming the reason, e.g. a membership digest mismatch).
 asio::awaitable<core::Result<std::shared_ptr<Channel>>> accept_head(

@@ -47,6 +47,10 @@ struct ProduceRequest {
   // Testing the tester only (runtime/sim.*): decide with the seed's 2f+1. The auditor fails such
   // certificates on the quorum check.
   bool unsafe_seed_quorum = false;
+  // The caller verified every signed answer under this membership, query id, round and agreement
+  // rule before passing it (the head does, in HeadLogic::on_answer): skip the second check. The
+  // auditor checks every signature of the certificate regardless.
+  bool signatures_verified = false;
   core::cert::AgreementRule agreement = core::cert::AgreementRule::numeric;
   std::uint8_t agreement_param = 0;
   std::uint32_t rounds_max = core::limits::rounds_default;
@@ -103,8 +107,9 @@ Result<Produced> produce_certificate(const ProduceRequest& request);
 
 // Per worker index, the reputation event a certificate applies (none: unchanged), from the
 // certificate alone: equivocate for two different answers in one round, else for a Decided
-// outcome and a worker eligible in the snapshot, agree (in the decided cluster), disagree
-// (answered outside it) or timeout (no answer in the last round). The producer and a resuming
+// outcome and a worker eligible in the snapshot that answered in the last round, agree (in the
+// decided cluster) or disagree (outside it). No answer: no event (the quorum may have decided
+// before it could arrive). The producer and a resuming
 // head both use it, so a restart replays exactly the updates the head made.
 std::vector<std::optional<core::ReputationEvent>> reputation_events(const core::cert::Certificate& c);
 

@@ -47,46 +47,7 @@ static_assert(ask_bytes_max + frame_overhead_bytes <= frame_bytes_max);
 // Bounds-checked reads that name the message, byte offset and field of the first problem.
 using Reader = core::codec::ByteReader;
 
-// Little-endian writer; a value outside its field's limit is an error naming the field.
-class Writer {
- public:
-  // The reservation also keeps g++ 12 from a false stringop-overflow on growth from empty.
-  explicit Writer(std::string_view what, std::size_t reserve = 256) : what_(what) { out_.reserve(reserve); }
-  void uint(std::uint64_t v, std::size_t width) {
-    for (std::size_t i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  void raw(std::span<const std::uint8_t> b) {
-    const std::size_t at = out_.size();
-    out_.resize(at + b.size());
-    std::copy(b.begin(), b.end(), out_.begin() + static_cast<std::ptrdiff_t>(at));
-  }
-  void raw(std::string_view s) {
-    raw(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
-  }
-  void sized(std::span<const std::uint8_t> b, std::size_t length_width, std::size_t max, std::string_view field) {
-    if (b.size() > max) {
-      fail(field, "length " + std::to_string(b.size()) + " exceeds the limit of " + std::to_string(max));
-      return;
-    }
-    uint(b.size(), length_width);
-    raw(b);
-  }
-  void sized(std::string_view s, std::size_t length_width, std::size_t max, std::string_view field) {
-    sized(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()),
-          length_width, max, field);
-  }
-  void fail(std::string_view field, const std::string& problem) {
-    if (!error_) error_ = Error{Errc::invalid_argument, std::string(what_) + " (" + std::string(field) + "): " + problem};
-  }
-  [[nodiscard]] const std::optional<Error>& error() const { return error_; }
-  Bytes& bytes() { return out_; }
-  Bytes take() { return std::move(out_); }
-
- private:
-  std::string_view what_;
-  Bytes out_;
-  std::optional<Error> error_;
-};
+using Writer = core::codec::ByteWriter;
 
 // ---- Message bodies ----
 
@@ -463,6 +424,30 @@ Bytes handshake_refusal(std::string_view reason) {
   w.uint(static_cast<std::uint8_t>(HandshakeKind::refusal), 1);
   w.sized(text, 1, refusal_reason_bytes_max, "reason");
   return w.take();
+}
+
+Bytes dial_in(const Digest& membership_digest, WorkerIndex self) {
+  Writer w("dial-in");
+  w.uint(protocol_version, 1);
+  w.uint(static_cast<std::uint8_t>(HandshakeKind::dial_in), 1);
+  w.raw(membership_digest);
+  w.uint(self, 4);
+  return w.take();
+}
+
+Result<WorkerIndex> parse_dial_in(std::span<const std::uint8_t> body, const Membership& membership) {
+  if (auto e = check_start(body, HandshakeKind::dial_in, dial_in_bytes, "dial-in")) return *e;
+  Reader r(body.subspan(2), "dial-in");
+  const Digest digest = r.fixed<32>("membership digest");
+  const WorkerIndex claimed = r.u32("worker index");
+  r.end();
+  if (r.failed()) return r.error();
+  if (digest != membership.digest) return digest_mismatch(membership.digest, digest);
+  if (claimed >= membership.record.workers.size()) {
+    return handshake_error("dial-in: worker index " + std::to_string(claimed) + " is out of range for a membership of " +
+                           std::to_string(membership.record.workers.size()) + " workers");
+  }
+  return claimed;
 }
 
 Result<HandshakeInitiator> HandshakeInitiator::make(const Membership& membership, const Keypair& head_key,

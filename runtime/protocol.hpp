@@ -85,7 +85,7 @@ class FrameOpener {
 
 // ---- Handshake (head = initiator, worker = responder) ----
 // Each handshake message travels as a length prefix (at most handshake_bytes_max) and a body.
-enum class HandshakeKind : std::uint8_t { hello = 1, reply = 2, finish = 3, refusal = 4 };
+enum class HandshakeKind : std::uint8_t { hello = 1, reply = 2, finish = 3, refusal = 4, dial_in = 5 };
 
 // Fresh per handshake: the X25519 ephemeral key's seed and the 32-byte nonce.
 struct HandshakeRandom {
@@ -104,6 +104,14 @@ struct Session {
 // Bytes of a refusal that a responder sends before closing (best-effort, unauthenticated: the
 // initiator only reports it, never acts on it otherwise).
 Bytes handshake_refusal(std::string_view reason);
+// Dial-in (spec/protocol.md): what a worker that dials a listening head sends before the head's
+// Hello, so the head knows which member to authenticate. Unauthenticated routing only: the
+// handshake that follows proves (or refutes) the claimed index.
+inline constexpr std::size_t dial_in_bytes = 38;
+Bytes dial_in(const Digest& membership_digest, core::WorkerIndex self);
+// The claimed worker index; an error names the field that is wrong (version, kind, size, another
+// membership's digest, an index out of range).
+Result<core::WorkerIndex> parse_dial_in(std::span<const std::uint8_t> body, const Membership& membership);
 // Adds the u32 LE length prefix.
 Bytes with_length_prefix(std::span<const std::uint8_t> body);
 

@@ -14,9 +14,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "runtime/answer_model.hpp"
 #include "runtime/membership_file.hpp"
@@ -32,7 +34,8 @@ using Clock = std::chrono::steady_clock;
 
 class Worker {
  public:
-  Worker(WorkerOptions options, WorkerConfig config, std::unique_ptr<AnswerModel> model, tcp::endpoint listen)
+  Worker(WorkerOptions options, WorkerConfig config, std::unique_ptr<AnswerModel> model,
+         std::optional<tcp::endpoint> listen, std::optional<tcp::endpoint> head)
       : options_(std::move(options)),
         membership_(config.membership),
         key_(config.key),
@@ -44,24 +47,31 @@ class Worker {
         acceptor_(io_),
         signals_(io_, SIGINT, SIGTERM),
         listen_(listen),
+        head_(head),
         started_(Clock::now()) {}
 
   int run() {
-    boost::system::error_code ec;
-    acceptor_.open(listen_.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(listen_, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      log("cannot listen on " + net::endpoint_text(listen_) + ": " + ec.message() + "; pick a free port with --listen");
-      return 2;
+    const std::string byz = options_.byzantine == "none" ? std::string{} : ", byzantine " + options_.byzantine;
+    if (listen_) {
+      boost::system::error_code ec;
+      acceptor_.open(listen_->protocol(), ec);
+      if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor_.bind(*listen_, ec);
+      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        log("cannot listen on " + net::endpoint_text(*listen_) + ": " + ec.message() + "; pick a free port with --listen");
+        return 2;
+      }
+      log("listening on " + net::endpoint_text(acceptor_.local_endpoint()) + ", model " + model_->describe() + byz);
+      asio::co_spawn(io_, accept_loop(), asio::detached);
     }
-    log("listening on " + net::endpoint_text(acceptor_.local_endpoint()) + ", model " + model_->describe() +
-        (options_.byzantine == "none" ? std::string{} : ", byzantine " + options_.byzantine));
+    if (head_) {
+      log("dialling the head at " + net::endpoint_text(*head_) + ", model " + model_->describe() + byz);
+      asio::co_spawn(io_, dial_loop(*head_), asio::detached);
+    }
     signals_.async_wait([this](const boost::system::error_code& e, int signal) {
       if (!e) stop(signal);
     });
-    asio::co_spawn(io_, accept_loop(), asio::detached);
     io_.run();
     pool_.stop();  // queued model runs are dropped; a running one ends by its timeout
     pool_.join();
@@ -119,7 +129,36 @@ class Worker {
       log("refused a connection: " + result.error().message);
       co_return;
     }
-    auto channel = result.value();
+    co_await serve(result.value());
+  }
+
+  // --head: dial the head, serve the connection, and dial again with backoff when it ends.
+  asio::awaitable<void> dial_loop(tcp::endpoint head) {
+    constexpr std::uint32_t backoff_min_ms = 50;
+    constexpr std::uint32_t backoff_max_ms = 1000;
+    std::uint32_t backoff_ms = backoff_min_ms;
+    std::string last_error;
+    asio::steady_timer wait(io_);
+    while (!stopping_) {
+      auto result = co_await net::dial_head(head, membership_, key_, self_, {}, [](std::string_view) {});
+      if (stopping_) co_return;
+      if (result) {
+        backoff_ms = backoff_min_ms;
+        last_error.clear();
+        co_await serve(result.value());
+        if (stopping_) co_return;
+      } else if (result.error().message != last_error) {  // each new reason once, not every retry
+        last_error = result.error().message;
+        log(last_error + " (retrying)");
+      }
+      wait.expires_after(std::chrono::milliseconds(backoff_ms));
+      boost::system::error_code ec;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      backoff_ms = std::min(backoff_max_ms, backoff_ms * 2);
+    }
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<net::Channel> channel) {
     if (channel_) channel_->close("a newer head connection replaces this one");
     channel_ = channel;
     // --byzantine replay re-sends a genuine earlier frame byte for byte (attack_replay).
@@ -250,7 +289,8 @@ class Worker {
   asio::thread_pool pool_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
-  tcp::endpoint listen_;
+  std::optional<tcp::endpoint> listen_;
+  std::optional<tcp::endpoint> head_;
   Clock::time_point started_;
   std::shared_ptr<net::Channel> channel_;
   std::uint32_t handshakes_ = 0;
@@ -292,16 +332,30 @@ int run_worker(const WorkerOptions& options) {
               "'; use none, wrong, random, equivocate, collude, slow, silent, malformed or replay");
     return 2;
   }
+  std::optional<tcp::endpoint> head;
+  if (!options.head.empty()) {
+    auto ep = net::parse_endpoint(options.head);
+    if (!ep) {
+      log_plain("--head: " + ep.error().message);
+      return 2;
+    }
+    head = *ep;
+  }
   std::string listen = options.listen;
-  if (listen.empty() && *self < membership->addresses.size()) listen = membership->addresses[*self];
-  if (listen.empty()) {
-    log_plain("no --listen and no address for this worker in the membership; give --listen HOST:PORT");
+  if (listen.empty() && !head && *self < membership->addresses.size()) listen = membership->addresses[*self];
+  if (listen.empty() && !head) {
+    log_plain("no --listen, no --head and no address for this worker in the membership; give --listen HOST:PORT "
+              "(the head dials this worker) or --head HOST:PORT (this worker dials a head started with --listen)");
     return 2;
   }
-  auto endpoint = net::parse_endpoint(listen);
-  if (!endpoint) {
-    log_plain("--listen: " + endpoint.error().message);
-    return 2;
+  std::optional<tcp::endpoint> endpoint;
+  if (!listen.empty()) {
+    auto ep = net::parse_endpoint(listen);
+    if (!ep) {
+      log_plain("--listen: " + ep.error().message);
+      return 2;
+    }
+    endpoint = *ep;
   }
   ModelOptions model_options;
   model_options.timeout_ms = options.model_timeout_ms;
@@ -325,7 +379,7 @@ int run_worker(const WorkerOptions& options) {
   config.byzantine = *kind;
   config.seed = options.seed;
   config.slow_ms = options.slow_ms;
-  Worker worker(options, std::move(config), std::move(model.value()), *endpoint);
+  Worker worker(options, std::move(config), std::move(model.value()), endpoint, head);
   return worker.run();
 }
 

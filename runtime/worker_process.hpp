@@ -3,7 +3,8 @@
 // the io_context, sends signed answers, answers heartbeats, performs the transport attacks of
 // --byzantine malformed/replay on the raw socket, logs one line per event to stderr (never key
 // material) and stops cleanly on SIGTERM/SIGINT with exit 0. A newer authenticated head
-// connection replaces the old one (a restarted head simply dials again).
+// connection replaces the old one (a restarted head simply dials again). With --head the worker
+// dials a listening head itself (net::dial_head), for workers the head cannot reach.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,9 @@ struct WorkerOptions {
   std::filesystem::path key_file;
   std::filesystem::path membership_file;
   std::string listen;  // "host:port"; empty: this worker's address in the membership
+  // "host:port" of a head started with --listen: this worker dials it (reconnecting with backoff)
+  // instead of waiting to be dialled; with it, the worker listens only when --listen is given.
+  std::string head;
   std::string model;   // runtime/answer_model.hpp spec
   std::string byzantine = "none";
   std::uint64_t seed = 0;

@@ -104,6 +104,11 @@ void handshake(std::span<const std::uint8_t> in) {
   const Cluster& c = cluster();
   auto head = proto::HandshakeInitiator::make(c.membership, c.head, 1, fixed_random()).value();
   if (head.on_reply(in).ok()) std::abort();
+  // A dial-in parses only when it names a member of this membership, with its exact size.
+  if (auto claimed = proto::parse_dial_in(in, c.membership);
+      claimed && (*claimed >= c.membership.record.workers.size() || in.size() != proto::dial_in_bytes)) {
+    std::abort();
+  }
   auto worker = proto::HandshakeResponder::make(c.membership, c.workers[1], 1, fixed_random()).value();
   // Split the input: a Hello of its exact size, then whatever follows as the Finish.
   const std::size_t cut = std::min<std::size_t>(in.size(), head.hello().size());

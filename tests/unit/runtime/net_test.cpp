@@ -534,6 +534,73 @@ TEST(Net, ConnectionRefusedIsReported) {
   });
 }
 
+TEST(Net, WorkerDialsAListeningHeadAndImpostorsAreRefused) {
+  asio::io_context ctx;
+  const Cluster c;
+  const Cluster other("another-cluster");
+  tcp::acceptor acceptor(ctx, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  std::vector<std::string> head_log;
+  std::vector<core::WorkerIndex> accepted;
+  run(ctx, [&]() -> asio::awaitable<void> {
+    // The head's side: accept three connections, one at a time.
+    asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < 3; ++i) {
+        error_code ec;
+        tcp::socket s = co_await acceptor.async_accept(use_ec(ec));
+        if (ec) co_return;
+        auto ch = co_await accept_worker(std::move(s), c.membership, c.head, {},
+                                         [&](std::string_view l) { head_log.emplace_back(l); });
+        if (ch) {
+          accepted.push_back(ch.value()->worker());
+          proto::Ask ask;
+          ask.prompt = "dialled in";
+          (void)co_await ch.value()->send(ask);
+        }
+      }
+    }, asio::detached);
+    const auto ep = acceptor.local_endpoint();
+    // The real worker 3 dials in and gets an Ask over the session.
+    auto good = co_await dial_head(ep, c.membership, c.workers[3], 3);
+    EXPECT_TRUE(good.ok()) << (good ? "" : good.error().message);
+    if (good) {
+      auto m = co_await good.value()->receive();
+      EXPECT_TRUE(m.ok() && std::get<proto::Ask>(m.value()).prompt == "dialled in");
+      EXPECT_EQ(good.value()->worker(), 3U);
+    }
+    // Worker 1's key claiming index 2 with the real digest (a doctored copy of the membership):
+    // the head checks the reply's signature under worker 2's listed key, and it fails.
+    Membership doctored = c.membership;
+    doctored.record.workers[2].key = c.workers[1].public_key;
+    auto impostor = co_await dial_head(ep, doctored, c.workers[1], 2);
+    EXPECT_FALSE(impostor.ok());
+    // Another membership: refused by digest before any handshake.
+    auto foreign = co_await dial_head(ep, other.membership, other.workers[0], 0);
+    EXPECT_FALSE(foreign.ok());
+    co_await sleep_ms(50);
+    error_code ignored;
+    acceptor.close(ignored);
+  });
+  EXPECT_EQ(accepted, std::vector<core::WorkerIndex>{3});
+  EXPECT_TRUE(contains(head_log, "membership digest differs")) << joined(head_log);
+  EXPECT_TRUE(contains(head_log, "worker 2 (wc) (claimed)")) << joined(head_log);
+  EXPECT_TRUE(contains(head_log, "signature")) << joined(head_log);
+}
+
+TEST(Net, DialInMessageIsCheckedFieldByField) {
+  const Cluster c;
+  const auto good = proto::dial_in(c.membership.digest, 1);
+  ASSERT_EQ(good.size(), proto::dial_in_bytes);
+  EXPECT_EQ(proto::parse_dial_in(good, c.membership).value(), 1U);
+  auto bad_index = proto::dial_in(c.membership.digest, 4);
+  EXPECT_NE(proto::parse_dial_in(bad_index, c.membership).error().message.find("out of range"), std::string::npos);
+  auto short_one = good;
+  short_one.pop_back();
+  EXPECT_FALSE(proto::parse_dial_in(short_one, c.membership).ok());
+  auto wrong_kind = good;
+  wrong_kind[1] = 1;
+  EXPECT_NE(proto::parse_dial_in(wrong_kind, c.membership).error().message.find("kind"), std::string::npos);
+}
+
 TEST(Net, ParseEndpoint) {
   EXPECT_EQ(endpoint_text(parse_endpoint("127.0.0.1:7001").value()), "127.0.0.1:7001");
   EXPECT_EQ(endpoint_text(parse_endpoint("[::1]:80").value()), "[::1]:80");
