@@ -341,17 +341,23 @@ void HeadLogic::remember(const Query& q, std::uint64_t sequence) {
 void HeadLogic::check_late(core::WorkerIndex from, const proto::Answer& answer, Millis now) {
   auto it = recent_.find(answer.query_id);
   if (it == recent_.end() || answer.answer.worker != from || bit(isolated_, from)) return;
-  const Recent& rec = it->second;
+  Recent& rec = it->second;
   if (answer.round >= rec.rounds.size()) return;
   const cc::SignedAnswer* first = nullptr;
   for (const auto& a : rec.rounds[answer.round]) {
     if (a.worker == from) first = &a;
   }
-  if (first == nullptr || first->answer == answer.answer.answer) return;  // late, or a duplicate
+  if (first != nullptr && first->answer == answer.answer.answer) return;  // a duplicate
   if (auto ok = verify_signed_answer(config_.membership, answer.answer, answer.query_id, answer.round, rec.agreement,
                                      rec.agreement_param);
       !ok) {
     detect(from, "invalid-signature", now, ok.error().message);
+    return;
+  }
+  if (first == nullptr) {
+    // Both of an equivocator's answers may come after the decision: keep the first late one (one
+    // per worker and round, so the memory stays bounded) to compare the next with.
+    rec.rounds[answer.round].push_back(answer.answer);
     return;
   }
   auto e = make_equivocation(config_.membership, answer.query_id, answer.round, rec.agreement, rec.agreement_param,

@@ -396,6 +396,20 @@ TEST(HeadLogic, EquivocationAfterTheDecisionStillIsolatesWithEvidence) {
   h.pump(7);
   EXPECT_EQ(h.isolated.size(), 1U);
   EXPECT_FALSE(h.head.status().workers[2].reputation.isolated);
+  // Worker 3 had not answered before the decision; both its conflicting answers come late.
+  auto late_a = sign_answer(h.cluster.keys[3], 3, a.query_id, 0, h.cluster.membership.digest,
+                            cc::AgreementRule::numeric, 0, cc::i64_bytes(42'000'000));
+  auto late_b = sign_answer(h.cluster.keys[3], 3, a.query_id, 0, h.cluster.membership.digest,
+                            cc::AgreementRule::numeric, 0, cc::i64_bytes(9'000'000));
+  ASSERT_TRUE(late_a.ok() && late_b.ok());
+  h.head.on_answer(3, proto::Answer{a.query_id, 0, *late_a, "42", {}}, 8);
+  h.pump(8);
+  EXPECT_EQ(h.isolated.size(), 1U);  // one late answer is only late
+  h.head.on_answer(3, proto::Answer{a.query_id, 0, *late_b, "9", {}}, 9);
+  h.pump(9);
+  ASSERT_EQ(h.isolated.size(), 2U);
+  EXPECT_EQ(h.isolated[1].worker, 3U);
+  EXPECT_TRUE(verify_equivocation(h.isolated[1].evidence, h.cluster.membership).ok());
 }
 
 TEST(HeadLogic, ReputationEventsFromTheCertificateMatchTheProducer) {
