@@ -1,4 +1,5 @@
 #include "runtime/answer_model.hpp"
+#include "runtime/sigpipe.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -142,6 +143,7 @@ class ScriptModel final : public AnswerModel {
     std::string problem;
     const std::string& prompt = ask.prompt;
     if (prompt.empty()) in_write.reset();
+    const SigpipeBlock sigpipe_guard;  // a script that exits unread gives EPIPE, not a dead process
     while (out_read.fd >= 0) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) {

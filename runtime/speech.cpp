@@ -1,4 +1,5 @@
 #include "runtime/speech.hpp"
+#include "runtime/sigpipe.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -112,27 +113,17 @@ int wait_child(pid_t pid) {
 // Writes to a pipe with SIGPIPE blocked for this thread, so a player that quits gives an error
 // here instead of killing the process.
 bool write_pipe(int fd, const std::uint8_t* data, std::size_t size) {
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  bool ok = true;
+  const SigpipeBlock guard;
   while (size > 0) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      ok = false;
-      break;
+      return false;
     }
     data += n;
     size -= static_cast<std::size_t>(n);
   }
-  if (!ok) {
-    const timespec zero{0, 0};
-    sigtimedwait(&block, nullptr, &zero);  // drop the SIGPIPE this write raised
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return ok;
+  return true;
 }
 
 bool has_playback_device() {
