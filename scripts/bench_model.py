@@ -188,6 +188,8 @@ def main():
                              "over the rounds (a busy machine: both see the same load)")
     parser.add_argument("--butterfly-before", metavar="BINARY",
                         help="also measure this butterfly binary (e.g. the previous build) in every round")
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the results and a report for docs/results.md (scripts/bench_report.py) to FILE")
     args = parser.parse_args()
     if args.child == "llama":
         child_llama(args.model, args.threads)
@@ -243,7 +245,34 @@ def main():
               f"{result['peak_rss_mib']:.0f} | {result['note']} |")
     for name, error in errors.items():
         print(f"\n{name} not measured (at least one round): {error}.")
+    if args.json:
+        write_json(args, results, errors, load_before, load_after)
     return 0 if not errors else 1
+
+
+def write_json(args, results, errors, load_before, load_after):
+    """The measured rows beside the seed's 2.1 single-model baseline, for docs/results.md."""
+    rows = [[r["runtime"], r["prefill_128_tok_s"], r["prefill_512_tok_s"], r["decode_tok_s"], r["peak_rss_mib"]]
+            for r in results]
+    command = f"scripts/bench-model (threads {args.threads}, rounds {args.rounds})"
+    report = {"tables": [{
+        "id": "model-speed", "seed_section": "2.1 Single Model Sequential Inference",
+        "title": f"One model, one sequence: {os.path.basename(args.model)} on {args.threads} CPU threads, batch 1",
+        "columns": ["runtime", "prefill 128 (tok/s)", "prefill 512 (tok/s)", "decode (tok/s)", "peak RSS (MiB)"],
+        "rows": rows,
+        "seed": {"columns": ["baseline", "latency mean (ms)", "p99 (ms)", "throughput (queries/s)", "memory"],
+                 "rows": [["LLaMA-3-70B on one A100, 2,048-token context", 247, 347, 4.1, "68 GB GPU"],
+                          ["GPT-4 API", 1847, 3102, "rate limited", "-"]]},
+        "notes": ["Not the seed's model or hardware: the seed's baseline is a 70B model on an A100 GPU (and GPT-4 over the "
+                  "network, which cannot be reached from here); Butterfly's default model is SmolLM2-135M on this "
+                  "machine's CPU, measured beside llama.cpp (llama-cpp-python) on the same file and threads.",
+                  f"1-minute load average {load_before:.2f} before, {load_after:.2f} after."]
+                 + [f"{name} not measured: {error}" for name, error in errors.items()]}],
+        "plots": []}
+    out = {"suite": "model", "machine": {"cpu": machine(), "commit": git_commit(), "build_type": "Release"},
+           "command": command, "results": results, "errors": errors, "report": report}
+    with open(args.json, "w") as f:
+        json.dump(out, f, indent=2)
 
 
 if __name__ == "__main__":
