@@ -1,12 +1,6 @@
 #include "model/gguf.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -139,45 +133,15 @@ std::uint64_t TensorInfo::elements() const {
   return n;
 }
 
-struct GgufFile::Mapping {
-  void* address = nullptr;
-  std::size_t length = 0;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  Mapping(void* a, std::size_t n) : address(a), length(n) {}
-  ~Mapping() {
-    if (address != nullptr) munmap(address, length);
-  }
-};
-
 Result<GgufFile> GgufFile::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Error{Errc::invalid_argument, "cannot open model file " + path.string() + ": " +
-                                             std::strerror(errno) + "; check the path"};
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || st.st_size <= 0) {
-    ::close(fd);
-    return Error{Errc::invalid_argument,
-                 "model file " + path.string() + " is empty or unreadable; check the path"};
-  }
-  const auto length = static_cast<std::size_t>(st.st_size);
-  // MAP_POPULATE maps every page now (from the shared page cache), so the first forward pass does
-  // not pay tens of thousands of page faults inside the timed prefill.
-  void* address = mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-  ::close(fd);  // the mapping keeps the file alive
-  if (address == MAP_FAILED) {
-    return Error{Errc::invalid_argument,
-                 "cannot map model file " + path.string() + ": " + std::strerror(errno)};
-  }
-  auto mapping = std::make_shared<Mapping>(address, length);
-  auto parsed = parse(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(address), length));
+  auto mapping = MappedFile::open(path, "model file");
+  if (!mapping) return mapping.error();
+  auto parsed = parse((*mapping)->bytes());
   if (!parsed) {
     return Error{parsed.error().code, path.string() + ": " + parsed.error().message};
   }
   GgufFile file = std::move(parsed.value());
-  file.mapping_ = std::move(mapping);
+  file.mapping_ = std::move(*mapping);
   return file;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "model/mapped_file.hpp"
 
 namespace bf::model {
 
@@ -93,11 +94,10 @@ class GgufFile {  // movable, not copyable; owns the mmap (or borrows bytes for 
   };
 
  private:
-  struct Mapping;
   GgufFile() = default;
   const Value* find(std::string_view key) const;
 
-  std::shared_ptr<Mapping> mapping_;  // null when parse() borrowed the bytes
+  std::shared_ptr<const MappedFile> mapping_;  // null when parse() borrowed the bytes
   std::span<const std::uint8_t> bytes_;
   std::uint32_t version_ = 0;
   std::uint64_t alignment_ = 32;

@@ -1,12 +1,6 @@
 #include "model/safetensors.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -194,40 +188,13 @@ Result<std::span<const std::uint8_t>> SafetensorsFile::tensor_data(std::string_v
   return t->data;
 }
 
-struct SafetensorsFile::Mapping {
-  void* address = nullptr;
-  std::size_t length = 0;
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  Mapping(void* a, std::size_t n) : address(a), length(n) {}
-  ~Mapping() {
-    if (address != nullptr) munmap(address, length);
-  }
-};
-
 Result<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Error{Errc::invalid_argument,
-                 "cannot open safetensors file " + path.string() + ": " + std::strerror(errno) + "; check the path"};
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || st.st_size <= 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{Errc::invalid_argument, "safetensors file " + path.string() + " is empty or not a regular file"};
-  }
-  const auto length = static_cast<std::size_t>(st.st_size);
-  // As GgufFile::open: shared read-only pages, populated now rather than inside the first prefill.
-  void* address = mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-  ::close(fd);  // the mapping keeps the file alive
-  if (address == MAP_FAILED) {
-    return Error{Errc::invalid_argument, "cannot map safetensors file " + path.string() + ": " + std::strerror(errno)};
-  }
-  auto mapping = std::make_shared<Mapping>(address, length);
-  auto parsed = parse(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(address), length));
+  auto mapping = MappedFile::open(path, "safetensors file");
+  if (!mapping) return mapping.error();
+  auto parsed = parse((*mapping)->bytes());
   if (!parsed) return Error{parsed.error().code, path.string() + ": " + parsed.error().message};
   SafetensorsFile file = std::move(parsed.value());
-  file.mapping_ = std::move(mapping);
+  file.mapping_ = std::move(*mapping);
   return file;
 }
 

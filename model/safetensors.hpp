@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "model/mapped_file.hpp"
 
 namespace bf::model {
 
@@ -60,10 +61,9 @@ class SafetensorsFile {  // movable, not copyable; owns the mmap (or borrows byt
   std::uint64_t file_bytes() const { return bytes_.size(); }
 
  private:
-  struct Mapping;
   SafetensorsFile() = default;
 
-  std::shared_ptr<Mapping> mapping_;  // null when parse() borrowed the bytes
+  std::shared_ptr<const MappedFile> mapping_;  // null when parse() borrowed the bytes
   std::span<const std::uint8_t> bytes_;
   std::uint64_t header_bytes_ = 0;
   std::vector<SafetensorsTensor> tensors_;
