@@ -84,6 +84,13 @@ expect_contains "query with a killed and a hung worker" "$out" "outcome:     dec
 kill -CONT "$hung"
 rejoin=$(wait_connected 6 5000); expect_rc "resumed worker reconnects" 0 $?
 echo "recovery: worker-03 reconnected ${rejoin} ms after SIGCONT"
+# The killed worker-07 restarts with its original command line and rejoins the same membership.
+mapfile -t args < <(python3 -c "import json,sys; print('\n'.join([w['args'] for w in json.load(open(sys.argv[1]))['workers'] if w['id']=='worker-07'][0][1:]))" "$dir/cluster.json")
+"$bf" "${args[@]}" 2>>"$dir/logs/worker-07.log" & extra_pids+=($!)
+rejoin=$(wait_connected 7 5000); expect_rc "worker-07 rejoined (n=7)" 0 $?
+echo "recovery: restarted worker-07 rejoined after ${rejoin} ms (n=7)"
+out=$("$bf" query ask "6+1?" --dir "$dir" --json 2>&1); expect_rc "query after rejoin (n=7)" 0 $?
+expect_contains "decided after rejoin (n=7)" "$out" '"outcome": "decided"'
 grep "detection:" "$dir/logs/head.log" | sed 's/^/  head log: /' | head -n 8
 out=$("$bf" log verify "$dir/log" --membership "$dir/membership.json" 2>&1); expect_rc "log verify n=7" 0 $?
 mark done
