@@ -70,6 +70,27 @@ class Deadline {
   asio::steady_timer timer_;
 };
 
+// A handshake's deadline: a failure after it expired is reported as the timeout it was.
+class HandshakeDeadline : public Deadline {
+ public:
+  HandshakeDeadline(tcp::socket& socket, std::uint32_t ms) : Deadline(socket, ms), ms_(ms) {}
+  [[nodiscard]] std::string timed(const std::string& reason) const {
+    return expired() ? "handshake timed out after " + std::to_string(ms_) + " ms" : reason;
+  }
+
+ private:
+  std::uint32_t ms_;
+};
+
+// An acceptor's refusal of a connection: logged, the socket closed, returned as the error.
+Error refuse(const LogSink& log, tcp::socket& socket, const std::string& who, const std::string& reason) {
+  const std::string line = "refused the connection from " + who + ": " + reason;
+  emit(log, line);
+  error_code ignored;
+  socket.close(ignored);
+  return net_error(line);
+}
+
 std::string io_problem(const error_code& ec) {
   if (ec == asio::error::eof) return "closed by the peer";
   if (ec == asio::error::connection_reset) return "connection reset by the peer";
@@ -332,17 +353,13 @@ asio::awaitable<Result<std::shared_ptr<Channel>>> connect_to_worker(tcp::endpoin
   auto init = proto::HandshakeInitiator::make(membership, head_key, expected_worker, proto::random_handshake());
   if (!init) co_return fail(init.error().message);
   tcp::socket socket(co_await asio::this_coro::executor);
-  Deadline deadline(socket, limits.handshake_timeout_ms);
-  auto timed = [&](const std::string& reason) {
-    return deadline.expired() ? "handshake timed out after " + std::to_string(limits.handshake_timeout_ms) + " ms"
-                              : reason;
-  };
+  HandshakeDeadline deadline(socket, limits.handshake_timeout_ms);
   error_code ec;
   co_await socket.async_connect(endpoint, use_ec(ec));
-  if (ec) co_return fail(timed("connect: " + ec.message()));
+  if (ec) co_return fail(deadline.timed("connect: " + ec.message()));
   socket.set_option(tcp::no_delay(true), ec);  // small frames; latency matters more than packets
-  if (auto ok = co_await run_initiator(socket, init.value()); !ok) co_return fail(timed(ok.error().message));
-  if (deadline.expired() || !socket.is_open()) co_return fail(timed("the socket closed during the handshake"));
+  if (auto ok = co_await run_initiator(socket, init.value()); !ok) co_return fail(deadline.timed(ok.error().message));
+  if (deadline.expired() || !socket.is_open()) co_return fail(deadline.timed("the socket closed during the handshake"));
   co_return std::make_shared<Channel>(std::move(socket), init->session(), Channel::Side::head,
                                       worker_name(membership, expected_worker), limits, std::move(log));
 }
@@ -351,24 +368,14 @@ asio::awaitable<Result<std::shared_ptr<Channel>>> accept_head(tcp::socket socket
                                                               Keypair worker_key, core::WorkerIndex self,
                                                               ChannelLimits limits, LogSink log) {
   const std::string from = remote_text(socket);
-  auto fail = [&](const std::string& reason) {
-    const std::string line = "refused the connection from " + from + ": " + reason;
-    emit(log, line);
-    error_code ignored;
-    socket.close(ignored);
-    return net_error(line);
-  };
+  auto fail = [&](const std::string& reason) { return refuse(log, socket, from, reason); };
   auto resp = proto::HandshakeResponder::make(membership, worker_key, self, proto::random_handshake());
   if (!resp) co_return fail(resp.error().message);
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
-  Deadline deadline(socket, limits.handshake_timeout_ms);
-  auto timed = [&](const std::string& reason) {
-    return deadline.expired() ? "handshake timed out after " + std::to_string(limits.handshake_timeout_ms) + " ms"
-                              : reason;
-  };
+  HandshakeDeadline deadline(socket, limits.handshake_timeout_ms);
   auto hello = co_await read_handshake_message(socket, "hello");
-  if (!hello) co_return fail(timed(hello.error().message));
+  if (!hello) co_return fail(deadline.timed(hello.error().message));
   auto reply = resp.value().on_hello(*hello);
   if (!reply) {
     // Tell the head why (best-effort, still under the deadline), so its log names the cause.
@@ -377,13 +384,13 @@ asio::awaitable<Result<std::shared_ptr<Channel>>> accept_head(tcp::socket socket
     co_return fail(reply.error().message);
   }
   if (auto w = co_await write_all(socket, proto::with_length_prefix(*reply), "hello reply"); !w) {
-    co_return fail(timed(w.error().message));
+    co_return fail(deadline.timed(w.error().message));
   }
   auto finish = co_await read_handshake_message(socket, "finish");
-  if (!finish) co_return fail(timed(finish.error().message));
+  if (!finish) co_return fail(deadline.timed(finish.error().message));
   auto session = resp.value().on_finish(*finish);
   if (!session) co_return fail(session.error().message);
-  if (deadline.expired() || !socket.is_open()) co_return fail(timed("the socket closed during the handshake"));
+  if (deadline.expired() || !socket.is_open()) co_return fail(deadline.timed("the socket closed during the handshake"));
   co_return std::make_shared<Channel>(std::move(socket), *session, Channel::Side::worker, "head", limits,
                                       std::move(log));
 }
@@ -392,29 +399,19 @@ asio::awaitable<Result<std::shared_ptr<Channel>>> accept_worker(tcp::socket sock
                                                                 Keypair head_key, ChannelLimits limits, LogSink log) {
   const std::string from = remote_text(socket);
   std::string who = "a worker at " + from;
-  auto fail = [&](const std::string& reason) {
-    const std::string line = "refused the connection from " + who + ": " + reason;
-    emit(log, line);
-    error_code ignored;
-    socket.close(ignored);
-    return net_error(line);
-  };
+  auto fail = [&](const std::string& reason) { return refuse(log, socket, who, reason); };
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
-  Deadline deadline(socket, limits.handshake_timeout_ms);
-  auto timed = [&](const std::string& reason) {
-    return deadline.expired() ? "handshake timed out after " + std::to_string(limits.handshake_timeout_ms) + " ms"
-                              : reason;
-  };
+  HandshakeDeadline deadline(socket, limits.handshake_timeout_ms);
   auto claim = co_await read_handshake_message(socket, "dial-in");
-  if (!claim) co_return fail(timed(claim.error().message));
+  if (!claim) co_return fail(deadline.timed(claim.error().message));
   auto index = proto::parse_dial_in(*claim, membership);
   if (!index) co_return fail(index.error().message);
   who = worker_name(membership, *index) + " (claimed) at " + from;
   auto init = proto::HandshakeInitiator::make(membership, head_key, *index, proto::random_handshake());
   if (!init) co_return fail(init.error().message);
-  if (auto ok = co_await run_initiator(socket, init.value()); !ok) co_return fail(timed(ok.error().message));
-  if (deadline.expired() || !socket.is_open()) co_return fail(timed("the socket closed during the handshake"));
+  if (auto ok = co_await run_initiator(socket, init.value()); !ok) co_return fail(deadline.timed(ok.error().message));
+  if (deadline.expired() || !socket.is_open()) co_return fail(deadline.timed("the socket closed during the handshake"));
   co_return std::make_shared<Channel>(std::move(socket), init->session(), Channel::Side::head,
                                       worker_name(membership, *index), limits, std::move(log));
 }
