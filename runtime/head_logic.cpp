@@ -282,6 +282,7 @@ void HeadLogic::finish(Query& q, const core::Decision& decision, Millis now) {
   d.certificate = produced->bytes;
   d.certificate_hash = produced->hash;
   d.equivocations = produced->equivocation_bytes;
+  d.equivocations.insert(d.equivocations.end(), q.straggler_evidence.begin(), q.straggler_evidence.end());
   if (c.outcome == core::Outcome::decided) {
     const RoundState& last = q.rounds.back();
     const auto lowest = static_cast<core::WorkerIndex>(std::countr_zero(c.decided_signers));
@@ -369,6 +370,42 @@ void HeadLogic::check_late(core::WorkerIndex from, const proto::Answer& answer, 
           std::move(e->bytes), now, rec.sequence);
 }
 
+// An answer for a round that closed while its query went on into debate counts for nothing, but
+// a worker that signed a different answer for that round before has equivocated: isolate it now
+// and keep the evidence for the query's certificate's directory.
+void HeadLogic::check_straggler(Query& q, core::WorkerIndex from, const proto::Answer& answer, Millis now) {
+  if (answer.answer.worker != from || bit(isolated_, from) || bit(q.isolated_here, from)) return;
+  const RoundState& r = q.rounds[answer.round];
+  if (!bit(r.dispatched, from)) return;
+  const proto::Answer* first = nullptr;
+  for (const auto& a : r.answers) {
+    if (a.answer.worker == from) first = &a;
+  }
+  for (const auto& a : q.stragglers) {
+    if (first == nullptr && a.round == answer.round && a.answer.worker == from) first = &a;
+  }
+  if (first != nullptr && first->answer.answer == answer.answer.answer) return;  // a duplicate
+  if (auto ok = verify_signed_answer(config_.membership, answer.answer, q.id, answer.round, q.request.agreement,
+                                     q.request.agreement_param);
+      !ok) {
+    detect(from, "invalid-signature", now, ok.error().message);
+    return;
+  }
+  if (first == nullptr) {
+    q.stragglers.push_back(answer);  // bounded: one per worker and closed round
+    return;
+  }
+  auto e = make_equivocation(config_.membership, q.id, answer.round, q.request.agreement, q.request.agreement_param,
+                             first->answer, answer.answer);
+  if (!e) return;  // cannot happen for two verified answers of one worker; never isolate without evidence
+  q.isolated_here |= one(from);
+  q.straggler_evidence.push_back(e->bytes);
+  isolate(from,
+          "two different signed answers for round " + std::to_string(answer.round) +
+              " (the second after that round closed, while the query was in debate)",
+          std::move(e->bytes), now);
+}
+
 void HeadLogic::on_connected(core::WorkerIndex w, Millis /*now*/) {
   if (w < quorum_.n) connected_ |= one(w);
 }
@@ -392,7 +429,10 @@ void HeadLogic::on_answer(core::WorkerIndex from, const proto::Answer& answer, M
   }
   Query& q = it->second;
   const auto current = static_cast<std::uint32_t>(q.rounds.size() - 1);
-  if (answer.round < current) return;  // a straggler from a closed round
+  if (answer.round < current) {  // a straggler from a round closed while the query debates on
+    check_straggler(q, from, answer, now);
+    return;
+  }
   RoundState& r = q.rounds.back();
   if (answer.round > current || answer.answer.worker != from || !bit(r.dispatched, from)) {
     detect(from, "malformed", now,

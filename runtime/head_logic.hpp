@@ -169,6 +169,12 @@ class HeadLogic {
     std::vector<RoundState> rounds;
     std::vector<core::cert::SnapshotEntry> snapshot;  // reputation at submit: the certificate's
     core::SignerMask isolated_here = 0;  // equivocated in this query
+    // Equivocation caught after its round closed while the query went on into debate: the pair
+    // of signed answers, written beside the query's certificate (no round of it carries them).
+    std::vector<Bytes> straggler_evidence;
+    // Verified answers that arrived after their round closed from workers without a counted
+    // answer there: at most one per worker and round, so a second, different one still convicts.
+    std::vector<proto::Answer> stragglers;
     Millis submitted = 0;
     std::optional<Millis> first_answer;  // round 0's first counted answer
     bool done = false;
@@ -183,6 +189,7 @@ class HeadLogic {
                std::uint64_t late_after_sequence = 0);
   void remember(const Query& q, std::uint64_t sequence);
   void check_late(core::WorkerIndex from, const proto::Answer& answer, Millis now);
+  void check_straggler(Query& q, core::WorkerIndex from, const proto::Answer& answer, Millis now);
   void erase_done();
   void detect(core::WorkerIndex w, std::string kind, Millis now, std::string detail);
 

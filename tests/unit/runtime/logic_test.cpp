@@ -476,6 +476,71 @@ TEST(HeadLogic, DebateRoundsShowAnonymisedAnswers) {
   EXPECT_EQ(v.outcome, core::Outcome::no_consensus);
 }
 
+// A round closes while its query debates on; a worker's second, different signed answer for that
+// closed round still convicts it (spec/consensus.md "Equivocation"), and the evidence is kept with
+// the query's certificate.
+TEST(HeadLogic, EquivocationForAClosedRoundOfADebatingQueryIsolates) {
+  Harness h(4, 1);
+  h.texts = {"The answer is 1.", "The answer is 1.", "The answer is 2.", "The answer is 1."};
+  h.deliver[3] = false;  // worker 3 stays silent, so each round waits for its deadline
+  const QueryHandle handle = h.head.submit(numeric("What is x?", proto::Mode::debate), 0);
+  (void)handle;
+  h.pump(0);
+  ASSERT_TRUE(h.done.empty());
+  auto deadline = h.head.next_deadline();
+  ASSERT_TRUE(deadline.has_value());
+  h.head.on_tick(*deadline);  // round 0 ends without a quorum (2 + 1 of 4): debate round 1
+  h.pump(*deadline);
+  ASSERT_TRUE(h.done.empty());
+  const auto round1 = std::find_if(h.asks.begin(), h.asks.end(), [](const SendAsk& s) { return s.ask.round == 1; });
+  ASSERT_NE(round1, h.asks.end());
+  const Digest query_id = round1->ask.query_id;
+  const Millis now = *deadline + 1;
+  // Worker 2 answered 2 in round 0; now it signs 3 for round 0.
+  auto second = sign_answer(h.cluster.keys[2], 2, query_id, 0, h.cluster.membership.digest, cc::AgreementRule::numeric,
+                            0, cc::i64_bytes(3'000'000));
+  ASSERT_TRUE(second.ok());
+  h.head.on_answer(2, proto::Answer{query_id, 0, *second, "3", {}}, now);
+  h.pump(now);
+  ASSERT_EQ(h.isolated.size(), 1U);
+  EXPECT_EQ(h.isolated[0].worker, 2U);
+  EXPECT_EQ(h.isolated[0].late_after_sequence, 0U);
+  EXPECT_NE(h.isolated[0].reason.find("after that round closed"), std::string::npos) << h.isolated[0].reason;
+  EXPECT_TRUE(verify_equivocation(h.isolated[0].evidence, h.cluster.membership).ok());
+  EXPECT_TRUE(h.head.status().workers[2].reputation.isolated);
+  // Worker 1's same answer again is a duplicate; worker 3 had not answered round 0: its first
+  // late answer is only kept, its second, different one convicts it.
+  auto repeat = sign_answer(h.cluster.keys[1], 1, query_id, 0, h.cluster.membership.digest, cc::AgreementRule::numeric,
+                            0, cc::i64_bytes(1'000'000));
+  auto late_a = sign_answer(h.cluster.keys[3], 3, query_id, 0, h.cluster.membership.digest, cc::AgreementRule::numeric,
+                            0, cc::i64_bytes(1'000'000));
+  auto late_b = sign_answer(h.cluster.keys[3], 3, query_id, 0, h.cluster.membership.digest, cc::AgreementRule::numeric,
+                            0, cc::i64_bytes(5'000'000));
+  ASSERT_TRUE(repeat.ok() && late_a.ok() && late_b.ok());
+  h.head.on_answer(1, proto::Answer{query_id, 0, *repeat, "1", {}}, now + 1);
+  h.head.on_answer(3, proto::Answer{query_id, 0, *late_a, "1", {}}, now + 2);
+  h.pump(now + 2);
+  EXPECT_EQ(h.isolated.size(), 1U);
+  h.head.on_answer(3, proto::Answer{query_id, 0, *late_b, "5", {}}, now + 3);
+  h.pump(now + 3);
+  ASSERT_EQ(h.isolated.size(), 2U);
+  EXPECT_EQ(h.isolated[1].worker, 3U);
+  // The query ends (no quorum is left: two of four isolated) with both records beside its certificate.
+  for (int guard = 0; guard < 10 && h.done.empty(); ++guard) {
+    deadline = h.head.next_deadline();
+    if (!deadline) break;
+    h.head.on_tick(*deadline);
+    h.pump(*deadline);
+  }
+  ASSERT_EQ(h.done.size(), 1U);
+  EXPECT_NE(h.done[0].outcome, core::Outcome::decided);
+  EXPECT_TRUE(verify_certificate(h.done[0].certificate, h.cluster.membership).ok());
+  ASSERT_GE(h.done[0].equivocations.size(), 2U);
+  std::size_t verified = 0;
+  for (const auto& e : h.done[0].equivocations) verified += verify_equivocation(e, h.cluster.membership).ok() ? 1 : 0;
+  EXPECT_EQ(verified, h.done[0].equivocations.size());
+}
+
 TEST(HeadLogic, ConfigurationErrorsSayWhatToChange) {
   const TestCluster c = make_cluster(4, 1);
   HeadConfig h = Harness::config(c, 1000);
