@@ -199,15 +199,17 @@ namespace {
 constexpr std::uint32_t round_timeout_ms_default = cluster_round_timeout_ms_default;
 
 // Built-in model workers: one system prompt each, in membership order.
+// Built-in model workers: one specialist each, in membership order (written into the membership).
 struct Specialist {
   const char* name;
   const char* system_prompt;
+  float temperature;  // logic and formal decode greedily; pattern and creative sample a little
 };
 constexpr Specialist specialists[] = {
-    {"logic", "You are a careful logician. Answer the question correctly and briefly."},
-    {"pattern", "You are good at spotting patterns. Answer the question correctly in one short sentence."},
-    {"formal", "You are a precise mathematician. State the correct answer plainly."},
-    {"creative", "You are a creative thinker who always states the correct answer clearly."},
+    {"logic", "You are a careful logician. Answer the question correctly and briefly.", 0.0F},
+    {"pattern", "You are good at spotting patterns. Answer the question correctly in one short sentence.", 0.2F},
+    {"formal", "You are a precise mathematician. State the correct answer plainly.", 0.0F},
+    {"creative", "You are a creative thinker who always states the correct answer clearly.", 0.5F},
 };
 
 }  // namespace
@@ -262,9 +264,6 @@ int run_cluster_start(const StartOptions& o) {
       fail(cmd, ok.error().message);
     }
   }
-  const fs::path membership_path = dir / "membership.json";
-  write_text_file(cmd, membership_path, rt::membership_json(*membership).dump(2) + "\n",
-                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   std::string model = o.model;
   if (model.empty()) {
     write_text_file(cmd, dir / "answer.sh", answer_script, fs::perms::owner_all | fs::perms::group_read |
@@ -273,9 +272,22 @@ int run_cluster_start(const StartOptions& o) {
     model = "script:" + (dir / "answer.sh").string();
   }
   // The built-in model answers in seconds, not milliseconds: unless the user chose a deadline, a
-  // round waits up to a minute. Its workers are specialists (seed section 3): the same weights
-  // under different system prompts, so the ensemble has some diversity.
+  // round waits up to a minute. Its workers are specialists (seed section 3), declared in the
+  // membership: the same weights under different system prompts, temperatures and seeds, so the
+  // ensemble has some diversity.
   const bool builtin_model = model.starts_with("builtin:") || model.ends_with(".gguf");
+  if (builtin_model) {
+    for (std::uint32_t i = 0; i < o.workers; ++i) {
+      const Specialist& sp = specialists[i % std::size(specialists)];
+      if (auto ok = rt::set_worker_specialist(membership.value(), ids[i], {sp.name, sp.system_prompt, sp.temperature, i + 1ULL});
+          !ok) {
+        fail(cmd, ok.error().message);
+      }
+    }
+  }
+  const fs::path membership_path = dir / "membership.json";
+  write_text_file(cmd, membership_path, rt::membership_json(*membership).dump(2) + "\n",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   const std::uint32_t round_timeout_ms =
       builtin_model && o.round_timeout_ms == round_timeout_ms_default ? 60'000 : o.round_timeout_ms;
   const std::string http = "127.0.0.1:" + std::to_string(http_port);

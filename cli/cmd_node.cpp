@@ -29,7 +29,8 @@ void add_node_commands(CLI::App& app) {
     w->add_option("--model-timeout-ms", o->model_timeout_ms, "A model run longer than this fails (default 30000)")
         ->check(CLI::Range(1u, 600'000u));
     w->add_option("--model-threads", o->model_threads, "Concurrent model runs (default 2)")->check(CLI::Range(1u, 64u));
-    w->add_option("--system", o->system_prompt, "Built-in model: the specialist's system prompt");
+    w->add_option("--system", o->system_prompt,
+                  "Built-in model: the system prompt (default: this worker's specialist in the membership, if any)");
     w->add_option("--max-tokens", o->max_tokens, "Built-in model: new tokens per answer (default 48)")
         ->check(CLI::Range(1u, 4096u));
     w->add_option("--temperature", o->temperature, "Built-in model: 0 is greedy (default); else sampled with --seed")
@@ -50,6 +51,9 @@ void add_node_commands(CLI::App& app) {
       action() = [=] {
         o->key_file = *key;
         o->membership_file = *membership;
+        o->system_prompt_given = w->count("--system") > 0;
+        o->temperature_given = w->count("--temperature") > 0;
+        o->seed_given = w->count("--seed") > 0;
         return runtime::run_worker(*o);
       };
     });

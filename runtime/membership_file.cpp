@@ -10,14 +10,33 @@ Error bad(const std::string& problem) {
   return Error{Errc::invalid_membership, "membership: " + problem};
 }
 
+// {"name": string, "system": string, "temperature": number 0..2, "seed": unsigned integer}, all
+// four, nothing else.
+Result<Specialist> specialist_from_json(const nlohmann::json& j, const std::string& worker) {
+  const std::string shape = "worker '" + worker + "' specialist must be {\"name\": string, \"system\": string, "
+                            "\"temperature\": number 0..2, \"seed\": unsigned integer}";
+  if (!j.is_object() || j.size() != 4 || !j.contains("name") || !j["name"].is_string() || !j.contains("system") ||
+      !j["system"].is_string() || !j.contains("temperature") || !j["temperature"].is_number() || !j.contains("seed") ||
+      !j["seed"].is_number_unsigned()) {
+    return bad(shape);
+  }
+  const double t = j["temperature"].get<double>();
+  if (!(t >= 0.0 && t <= static_cast<double>(specialist_temperature_max))) return bad(shape);
+  Specialist s{j["name"].get<std::string>(), j["system"].get<std::string>(), static_cast<float>(t),
+               j["seed"].get<std::uint64_t>()};
+  if (auto ok = check_specialist(s); !ok) return ok.error();
+  return s;
+}
+
 }  // namespace
 
 Result<Membership> membership_from_record(core::cert::MembershipRecord record) {
   auto canonical = core::cert::encode_membership(record);
   if (!canonical) return bad(canonical.error().message);
-  Membership m{std::move(record), std::move(canonical.value()), {}, {}};
+  Membership m{std::move(record), std::move(canonical.value()), {}, {}, {}};
   m.digest = blake2b(m.canonical);
   m.addresses.assign(m.record.workers.size(), std::string{});
+  m.specialists.assign(m.record.workers.size(), Specialist{});
   return m;
 }
 
@@ -52,6 +71,38 @@ core::Status set_worker_address(Membership& m, std::string_view id, std::string_
   return bad("no worker '" + std::string(id) + "' to give the address " + std::string(address));
 }
 
+core::Status check_specialist(const Specialist& s) {
+  const bool name_ok = !s.name.empty() && s.name.size() <= specialist_name_bytes_max &&
+                       std::all_of(s.name.begin(), s.name.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                                c == '_' || c == '-';
+                       });
+  if (!name_ok) {
+    return bad("specialist name '" + s.name + "' must be 1.." + std::to_string(specialist_name_bytes_max) +
+               " characters of A-Z a-z 0-9 . _ -");
+  }
+  if (s.system_prompt.size() > specialist_system_bytes_max) {
+    return bad("specialist '" + s.name + "' system prompt is " + std::to_string(s.system_prompt.size()) +
+               " bytes; at most " + std::to_string(specialist_system_bytes_max));
+  }
+  if (!(s.temperature >= 0.0F && s.temperature <= specialist_temperature_max)) {
+    return bad("specialist '" + s.name + "' temperature must be 0..2 (0 is greedy)");
+  }
+  return core::Ok{};
+}
+
+core::Status set_worker_specialist(Membership& m, std::string_view id, Specialist specialist) {
+  if (auto ok = check_specialist(specialist); !ok) return ok.error();
+  m.specialists.resize(m.record.workers.size());
+  for (std::size_t i = 0; i < m.record.workers.size(); ++i) {
+    if (m.record.workers[i].id == id) {
+      m.specialists[i] = std::move(specialist);
+      return core::Ok{};
+    }
+  }
+  return bad("no worker '" + std::string(id) + "' to make the specialist " + specialist.name);
+}
+
 Result<Membership> make_membership_record(const std::string& cluster_id, std::uint64_t epoch,
                                           std::uint32_t f, const PublicKey& head_key,
                                           std::vector<core::cert::MemberKey> workers) {
@@ -83,6 +134,10 @@ nlohmann::json membership_json(const Membership& m) {
     const auto& w = m.record.workers[i];
     nlohmann::json entry = {{"id", w.id}, {"public_key", hex(w.key)}};
     if (i < m.addresses.size() && !m.addresses[i].empty()) entry["address"] = m.addresses[i];
+    if (i < m.specialists.size() && !m.specialists[i].name.empty()) {
+      const Specialist& sp = m.specialists[i];
+      entry["specialist"] = {{"name", sp.name}, {"system", sp.system_prompt}, {"temperature", sp.temperature}, {"seed", sp.seed}};
+    }
     workers.push_back(std::move(entry));
   }
   // ordered_json would keep field order; the reader accepts any order, so plain json is fine.
@@ -142,15 +197,25 @@ Result<Membership> membership_from_json(const nlohmann::json& j) {
   r.head_key = *head;
   if (j["workers"].size() > core::limits::workers_max) return bad("more than 64 workers");
   std::vector<std::string> addresses;
+  std::vector<Specialist> specialists;
   for (const auto& w : j["workers"]) {
     const bool has_address = w.is_object() && w.contains("address");
-    if (!w.is_object() || w.size() != (has_address ? 3u : 2u) || !w.contains("id") || !w.contains("public_key") ||
-        !w["id"].is_string() || !w["public_key"].is_string() || (has_address && !w["address"].is_string())) {
-      return bad("each worker must be {\"id\": string, \"public_key\": 64 hex digits, optional \"address\": \"host:port\"}");
+    const bool has_specialist = w.is_object() && w.contains("specialist");
+    if (!w.is_object() || w.size() != 2u + (has_address ? 1u : 0u) + (has_specialist ? 1u : 0u) || !w.contains("id") ||
+        !w.contains("public_key") || !w["id"].is_string() || !w["public_key"].is_string() ||
+        (has_address && !w["address"].is_string())) {
+      return bad("each worker must be {\"id\": string, \"public_key\": 64 hex digits, optional \"address\": \"host:port\", "
+                 "optional \"specialist\": {...}}");
     }
     addresses.push_back(has_address ? w["address"].get<std::string>() : std::string{});
     if (has_address) {
       if (auto ok = check_address(addresses.back()); !ok) return ok.error();
+    }
+    specialists.emplace_back();
+    if (has_specialist) {
+      auto sp = specialist_from_json(w["specialist"], w["id"].get<std::string>());
+      if (!sp) return sp.error();
+      specialists.back() = std::move(sp.value());
     }
     auto key = hex32(w["public_key"].get<std::string>(), "worker '" + w["id"].get<std::string>() + "' public_key");
     if (!key) return bad(key.error().message);
@@ -160,6 +225,7 @@ Result<Membership> membership_from_json(const nlohmann::json& j) {
   if (!m) return m;
   // membership_from_record() checked the workers are in canonical order, so addresses keep their positions.
   m.value().addresses = std::move(addresses);
+  m.value().specialists = std::move(specialists);
   if (hex(m->digest) != j["digest"].get<std::string>()) {
     return bad("'digest' " + j["digest"].get<std::string>() + " differs from the recomputed digest " +
                hex(m->digest) + "; the file was edited or damaged");

@@ -304,7 +304,16 @@ void log_plain(const std::string& line) {
 
 }  // namespace
 
-int run_worker(const WorkerOptions& options) {
+WorkerOptions apply_specialist(WorkerOptions options, const Specialist& specialist) {
+  if (specialist.name.empty()) return options;
+  if (!options.system_prompt_given) options.system_prompt = specialist.system_prompt;
+  if (!options.temperature_given) options.temperature = specialist.temperature;
+  if (!options.seed_given) options.seed = specialist.seed;
+  return options;
+}
+
+int run_worker(const WorkerOptions& given) {
+  WorkerOptions options = given;  // the specialist's settings are filled in once this worker is known
   ::signal(SIGPIPE, SIG_IGN);  // a script model that exits early must not kill the worker
   auto key = read_key_file(options.key_file);
   if (!key) {
@@ -325,6 +334,14 @@ int run_worker(const WorkerOptions& options) {
     log_plain("the key " + options.key_file.string() + " is not a worker key of " + options.membership_file.string() +
               "; give this worker's own key file");
     return 2;
+  }
+  if (*self < membership->specialists.size() && !membership->specialists[*self].name.empty()) {
+    options = apply_specialist(options, membership->specialists[*self]);
+    char temperature[32];
+    std::snprintf(temperature, sizeof temperature, "%.2f", static_cast<double>(options.temperature));
+    log_plain("specialist " + membership->specialists[*self].name + " (from the membership): temperature " +
+              temperature + ", seed " + std::to_string(options.seed) +
+              (options.system_prompt_given ? ", system prompt from --system" : ""));
   }
   const auto kind = byzantine_from_name(options.byzantine);
   if (!kind) {

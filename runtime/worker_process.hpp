@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <string>
 
+#include "runtime/membership_file.hpp"
+
 namespace bf::runtime {
 
 struct WorkerOptions {
@@ -31,7 +33,15 @@ struct WorkerOptions {
   std::uint32_t max_tokens = 48;
   float temperature = 0.0F;
   std::uint32_t compute_threads = 1;
+  // Whether --system, --temperature and --seed were given: those not given come from this
+  // worker's specialist in the membership file, when it declares one.
+  bool system_prompt_given = false;
+  bool temperature_given = false;
+  bool seed_given = false;
 };
+
+// The options after this worker's specialist (membership entry) fills what the command line left.
+WorkerOptions apply_specialist(WorkerOptions options, const Specialist& specialist);
 
 // Runs until SIGTERM or SIGINT; returns the process exit code.
 int run_worker(const WorkerOptions& options);

@@ -23,6 +23,7 @@
 #include "runtime/http_api.hpp"
 #include "runtime/membership_file.hpp"
 #include "runtime/producer.hpp"
+#include "runtime/worker_process.hpp"
 
 namespace bf::runtime {
 namespace {
@@ -97,6 +98,63 @@ TEST(MembershipAddress, BadAddressesAreRefusedByName) {
   EXPECT_FALSE(membership_from_json(j).ok());
   Membership m = ex->membership;
   EXPECT_FALSE(set_worker_address(m, "nobody", "127.0.0.1:1").ok());
+}
+
+// Specialists (seed section 3) are declared per worker in the membership, outside the digest like
+// addresses; a worker fills from its entry what its command line did not give.
+TEST(MembershipSpecialist, RoundTripsOutsideTheDigestAndFillsUnsetOptions) {
+  auto ex = make_examples();
+  ASSERT_TRUE(ex.ok());
+  Membership m = ex->membership;
+  const Digest before = m.digest;
+  const std::string id = m.record.workers[2].id;
+  ASSERT_TRUE(set_worker_specialist(m, id, {"creative", "You are creative.", 0.5F, 7}).ok());
+  EXPECT_EQ(m.digest, before);
+  const auto j = membership_json(m);
+  EXPECT_EQ(j["workers"][2]["specialist"]["name"], "creative");
+  EXPECT_FALSE(j["workers"][0].contains("specialist"));
+  auto back = membership_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->digest, before);
+  EXPECT_EQ(back->specialists[2].system_prompt, "You are creative.");
+  EXPECT_FLOAT_EQ(back->specialists[2].temperature, 0.5F);
+  EXPECT_EQ(back->specialists[2].seed, 7U);
+  EXPECT_TRUE(back->specialists[0].name.empty());
+
+  WorkerOptions given;
+  given.system_prompt = "from the flag";
+  given.system_prompt_given = true;
+  const WorkerOptions filled = apply_specialist(given, back->specialists[2]);
+  EXPECT_EQ(filled.system_prompt, "from the flag");  // the command line wins
+  EXPECT_FLOAT_EQ(filled.temperature, 0.5F);
+  EXPECT_EQ(filled.seed, 7U);
+  const WorkerOptions unchanged = apply_specialist(given, back->specialists[0]);  // none declared
+  EXPECT_EQ(unchanged.seed, 0U);
+}
+
+TEST(MembershipSpecialist, BadSpecialistsAreRefusedByField) {
+  auto ex = make_examples();
+  ASSERT_TRUE(ex.ok());
+  Membership m = ex->membership;
+  const std::string id = m.record.workers[0].id;
+  EXPECT_FALSE(set_worker_specialist(m, id, {"", "x", 0.0F, 1}).ok());
+  EXPECT_FALSE(set_worker_specialist(m, id, {"has space", "x", 0.0F, 1}).ok());
+  EXPECT_FALSE(set_worker_specialist(m, id, {"hot", "x", 2.5F, 1}).ok());
+  EXPECT_FALSE(set_worker_specialist(m, id, {"long", std::string(specialist_system_bytes_max + 1, 'a'), 0.0F, 1}).ok());
+  EXPECT_FALSE(set_worker_specialist(m, "nobody", {"logic", "x", 0.0F, 1}).ok());
+  ASSERT_TRUE(set_worker_specialist(m, id, {"logic", "x", 0.0F, 1}).ok());
+  const auto good = membership_json(m);
+  for (const auto& [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"temperature", -1}, {"temperature", "hot"}, {"seed", -3}, {"name", 5}, {"extra", 1}}) {
+    auto j = good;
+    j["workers"][0]["specialist"][field] = value;
+    auto r = membership_from_json(j);
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_NE(r.error().message.find("specialist"), std::string::npos) << r.error().message;
+  }
+  auto j = good;
+  j["workers"][0]["specialist"].erase("seed");
+  EXPECT_FALSE(membership_from_json(j).ok());
 }
 
 // ---- script: model ----
