@@ -133,6 +133,68 @@ float dot_bf16_scalar(const std::uint8_t* w, const float* x, std::size_t n) {
   return acc;
 }
 
+// ---- ggml-exact pieces (see kernels.hpp) ----
+
+// ggml_v_expf (AVX-512): exp(x) = 2^n * (1 + poly(b)), b = x - n ln2 in two parts; scalef for 2^n.
+float exp_ggml_scalar(float x) {
+  const float r = 0x1.8p23F;
+  const float z = std::fma(x, 0x1.715476p+0F, r);
+  const float n = z - r;
+  if (std::isnan(n)) return x + x;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20F, std::fma(-n, 0x1.62e4p-1F, x));
+  if (std::fabs(n) > 192.0F) return n <= 0.0F ? 0.0F : INFINITY;
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7F, b, 0x1.573e2ep-5F), u,
+                                    std::fma(0x1.555e66p-3F, b, 0x1.fffdb6p-2F)),
+                           u, std::fma(0x1.ffffecp-1F, b, 1.0F));
+  return std::ldexp(j, static_cast<int>(n));  // exact, or one rounding when subnormal, as scalef
+}
+
+float reduce16_impl(const float* l) {
+  float t3[8];
+  for (int i = 0; i < 8; ++i) t3[i] = l[i] + l[i + 8];
+  float t6[4];
+  for (int i = 0; i < 4; ++i) t6[i] = t3[i] + t3[i + 4];
+  return (t6[0] + t6[2]) + (t6[1] + t6[3]);
+}
+
+void swiglu_scalar(float* gate, const float* up, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0F + exp_ggml_scalar(0.0F - gate[i])) * up[i];
+}
+
+double softmax_exp_scalar(float* x, std::size_t n, float max) {
+  double sum = 0.0;
+  for (std::size_t c = 0; c < n; c += 16) {
+    float lanes[16] = {};  // a short last chunk: llama.cpp's padded cells give exp(-inf) = 0
+    for (std::size_t i = 0; i < 16 && c + i < n; ++i) lanes[i] = x[c + i] = exp_ggml_scalar(x[c + i] - max);
+    sum += static_cast<double>(reduce16_impl(lanes));
+  }
+  return sum;
+}
+
+// Every product k * q is exact in float (two 11-bit significands), so only the grouping matters.
+float dot_f16_ggml_scalar(const std::uint16_t* k, const float* q, std::size_t n, bool gemm) {
+  if (gemm && n % 16 == 0) {
+    float acc[16] = {};
+    for (std::size_t c = 0; c < n; c += 16) {
+      for (std::size_t l = 0; l < 16; ++l) acc[l] += f16_to_f32(k[c + l]) * q[c + l];
+    }
+    return reduce16_impl(acc);
+  }
+  const std::size_t np = n & ~static_cast<std::size_t>(63);
+  float acc[4][16] = {};
+  for (std::size_t c = 0; c < np; c += 64) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      for (std::size_t l = 0; l < 16; ++l) acc[j][l] += f16_to_f32(k[c + 16 * j + l]) * q[c + 16 * j + l];
+    }
+  }
+  float x[16];
+  for (std::size_t l = 0; l < 16; ++l) x[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  double sum = static_cast<double>(reduce16_impl(x));
+  for (std::size_t i = np; i < n; ++i) sum += static_cast<double>(f16_to_f32(k[i]) * q[i]);
+  return static_cast<float>(sum);
+}
+
 // ---- AVX2 + FMA + F16C ----
 #define BF_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -509,6 +571,86 @@ BF_AVX2 float dot_bf16_avx2(const std::uint8_t* w, const float* x, std::size_t n
   return s;
 }
 
+// ggml_v_expf on 8 lanes; 2^n is built from its bits when every |n| <= 126 (then j * 2^n is what
+// scalef gives), otherwise the lanes go through the scalar version.
+BF_AVX2 __m256 exp_ggml_avx2(__m256 x) {
+  const __m256 r = _mm256_set1_ps(0x1.8p23F);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0F), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0F), n), _mm256_set1_ps(126.0F), _CMP_NLE_UQ);
+  if (_mm256_movemask_ps(big) != 0) {
+    alignas(32) float v[8];
+    _mm256_store_ps(v, x);
+    for (float& e : v) e = exp_ggml_scalar(e);
+    return _mm256_load_ps(v);
+  }
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20F),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1F), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7F), b, _mm256_set1_ps(0x1.573e2ep-5F)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3F), b, _mm256_set1_ps(0x1.fffdb6p-2F))),
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1F), b, _mm256_set1_ps(1.0F)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(j, _mm256_castsi256_ps(e));
+}
+
+BF_AVX2 void swiglu_avx2(float* gate, const float* up, std::size_t n) {
+  const __m256 one = _mm256_set1_ps(1.0F);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp_ggml_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+  }
+  swiglu_scalar(gate + i, up + i, n - i);
+}
+
+BF_AVX2 double softmax_exp_avx2(float* x, std::size_t n, float max) {
+  const __m256 m = _mm256_set1_ps(max);
+  double sum = 0.0;
+  std::size_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const __m256 lo = exp_ggml_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + c), m));
+    const __m256 hi = exp_ggml_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + c + 8), m));
+    _mm256_storeu_ps(x + c, lo);
+    _mm256_storeu_ps(x + c + 8, hi);
+    sum += static_cast<double>(hsum(_mm256_add_ps(lo, hi)));  // hsum(lo + hi) is reduce16's order
+  }
+  if (c < n) sum += softmax_exp_scalar(x + c, n - c, max);
+  return sum;
+}
+
+BF_AVX2 __m256 load_f16x8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+BF_AVX2 float dot_f16_ggml_avx2(const std::uint16_t* k, const float* q, std::size_t n, bool gemm) {
+  if (gemm && n % 16 == 0) {
+    __m256 lo = _mm256_setzero_ps();
+    __m256 hi = _mm256_setzero_ps();
+    for (std::size_t c = 0; c < n; c += 16) {
+      lo = _mm256_fmadd_ps(load_f16x8(k + c), _mm256_loadu_ps(q + c), lo);
+      hi = _mm256_fmadd_ps(load_f16x8(k + c + 8), _mm256_loadu_ps(q + c + 8), hi);
+    }
+    return hsum(_mm256_add_ps(lo, hi));
+  }
+  const std::size_t np = n & ~static_cast<std::size_t>(63);
+  __m256 acc[8];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (std::size_t c = 0; c < np; c += 64) {
+    for (std::size_t h = 0; h < 8; ++h) {
+      acc[h] = _mm256_fmadd_ps(load_f16x8(k + c + 8 * h), _mm256_loadu_ps(q + c + 8 * h), acc[h]);
+    }
+  }
+  // acc[2j] and acc[2j+1] are accumulator j's lanes 0-7 and 8-15.
+  const __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+  const __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+  double sum = static_cast<double>(hsum(_mm256_add_ps(lo, hi)));
+  for (std::size_t i = np; i < n; ++i) sum += static_cast<double>(_cvtsh_ss(k[i]) * q[i]);
+  return static_cast<float>(sum);
+}
+
 constexpr Kernels scalar_kernels{quantize_q8_scalar,
                                  dot_q4_0_scalar,
                                  dot_q4_1_scalar,
@@ -523,16 +665,21 @@ constexpr Kernels scalar_kernels{quantize_q8_scalar,
                                  axpy_f16_scalar,
                                  matvec_scalar<dot_q4_0_scalar>,
                                  matvec_scalar<dot_q4_1_scalar>,
-                                 matvec_scalar<dot_q8_0_scalar>};
+                                 matvec_scalar<dot_q8_0_scalar>,
+                                 swiglu_scalar,
+                                 softmax_exp_scalar,
+                                 dot_f16_ggml_scalar};
 constexpr Kernels avx2_kernels{quantize_q8_avx2, dot_q4_0_avx2,    dot_q4_1_avx2,    dot_q8_0_avx2,
                                gemv_q4_0_avx2,   gemv_q4_1_avx2,   gemv_q8_0_avx2,   dot_f32_avx2,
                                dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2,    axpy_f16_avx2,
-                               matvec_q4_0_avx2, matvec_q4_1_avx2, matvec_q8_0_avx2};
+                               matvec_q4_0_avx2, matvec_q4_1_avx2, matvec_q8_0_avx2, swiglu_avx2,
+                               softmax_exp_avx2, dot_f16_ggml_avx2};
 // VNNI changes only the integer block product; quantization and the float paths stay AVX2.
 constexpr Kernels vnni_kernels{quantize_q8_avx2, dot_q4_0_vnni,    dot_q4_1_vnni,    dot_q8_0_vnni,
                                gemv_q4_0_vnni,   gemv_q4_1_vnni,   gemv_q8_0_vnni,   dot_f32_avx2,
                                dot_f16_avx2,     dot_bf16_avx2,    axpy_f32_avx2,    axpy_f16_avx2,
-                               matvec_q4_0_vnni, matvec_q4_1_vnni, matvec_q8_0_vnni};
+                               matvec_q4_0_vnni, matvec_q4_1_vnni, matvec_q8_0_vnni, swiglu_avx2,
+                               softmax_exp_avx2, dot_f16_ggml_avx2};
 
 }  // namespace
 
@@ -589,6 +736,9 @@ const Kernels& kernels() {
   static const Kernels& k = kernels_for(best_isa());
   return k;
 }
+
+float exp_ggml(float x) { return exp_ggml_scalar(x); }
+float reduce16(const float* l) { return reduce16_impl(l); }
 
 float f16_to_f32(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000U) << 16;

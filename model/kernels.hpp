@@ -61,9 +61,26 @@ struct Kernels {
                       std::size_t blocks, float* y);
   void (*matvec_q8_0)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
                       std::size_t blocks, float* y);
+  // The following reproduce llama.cpp's CPU backend (ggml built for AVX-512, as scripts/parity-setup
+  // builds it) bit for bit, so greedy decoding follows llama.cpp's path instead of drifting from it
+  // through last-bit differences that flip later Q8 and f16 roundings. All ISAs give identical bits.
+  // gate[i] = silu(gate[i]) * up[i] with exp_ggml (ggml_vec_swiglu_f32).
+  void (*swiglu)(float* gate, const float* up, std::size_t n);
+  // x[i] = exp_ggml(x[i] - max); returns their sum as ggml_vec_soft_max_f32 forms it: each 16-element
+  // chunk reduced in float (reduce16), the chunks added in double.
+  double (*softmax_exp)(float* x, std::size_t n, float max);
+  // dot(k, q) for an f16 key row and a query already rounded to f16 values (every product exact), in
+  // the order llama.cpp sums it: gemm = true as llamafile's tinyBLAS<16> for a batch of several
+  // tokens (needs n % 16 == 0), else as ggml_vec_dot_f16 (4 x 16 lanes over n & ~63, rest in double).
+  float (*dot_f16_ggml)(const std::uint16_t* k, const float* q, std::size_t n, bool gemm);
 };
 const Kernels& kernels_for(Isa isa);  // precondition: isa_available(isa)
 const Kernels& kernels();             // kernels_for(best_isa()), chosen once
+
+// ggml_v_expf's AVX-512 variant (a polynomial exp within 1.5 ulp; not libm's expf), one value.
+float exp_ggml(float x);
+// _mm512_reduce_add_ps's order: l[i] + l[i + 8], then + 4 apart, then (0 + 2) + (1 + 3).
+float reduce16(const float* l);
 
 float f16_to_f32(std::uint16_t h);
 float bf16_to_f32(std::uint16_t h);

@@ -326,15 +326,15 @@ void matmul_many(ThreadPool& pool, std::span<const MatmulTarget> targets, const 
         case GgmlType::q4_1:
         case GgmlType::q8_0: {
           const std::size_t r0 = lo - (first - rows);
-          if (n == 1) {  // decode: many rows against one activation row
-            const auto matvec = w.type == GgmlType::q4_1   ? k.matvec_q4_1
-                                : w.type == GgmlType::q8_0 ? k.matvec_q8_0
-                                                           : k.matvec_q4_0;
-            matvec(w.row(r0), w.row_bytes, hi - lo, a, blocks, y + r0);
-            break;
+          // Prefill runs the decode kernel once per token too: the gemv kernels sum in another order,
+          // and llama.cpp's vec_dot gives prefill and decode the same bits (measured: with gemv, some
+          // prompts' q and k differed in the last bit, which broke parity; no slower on 117 tokens).
+          const auto matvec = w.type == GgmlType::q4_1   ? k.matvec_q4_1
+                              : w.type == GgmlType::q8_0 ? k.matvec_q8_0
+                                                         : k.matvec_q4_0;
+          for (std::size_t t = 0; t < n; ++t) {
+            matvec(w.row(r0), w.row_bytes, hi - lo, a + t * blocks, blocks, y + t * rows + r0);
           }
-          const auto gemv = w.type == GgmlType::q4_1 ? k.gemv_q4_1 : w.type == GgmlType::q8_0 ? k.gemv_q8_0 : k.gemv_q4_0;
-          for (std::size_t r = r0; r < hi - (first - rows); ++r) gemv(w.row(r), a, blocks, n, y + r, rows);
           break;
         }
         case GgmlType::f32:
@@ -408,6 +408,7 @@ Result<std::span<const float>> Session::forward(std::span<const std::int32_t> to
       return invalid("token id " + std::to_string(id) + " is outside the vocabulary 0.." + std::to_string(c.vocab - 1));
     }
   }
+  batch_order_ = tokens.size() > 1;
   for (std::size_t begin = 0; begin < tokens.size(); begin += prefill_batch_max) {
     forward_batch(tokens.subspan(begin, std::min(prefill_batch_max, tokens.size() - begin)), {});
   }
@@ -434,6 +435,7 @@ Status Session::decode_batch(std::span<Session* const> sessions, std::span<const
       return invalid("token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
     }
   }
+  sessions[0]->batch_order_ = sessions.size() > 1;
   sessions[0]->forward_batch(tokens, sessions);
   return core::Ok{};
 }
@@ -467,8 +469,10 @@ void Session::forward_batch(std::span<const std::int32_t> tokens, std::span<Sess
           for (std::size_t i = 0; i < half; ++i) {
             const float a = p[2 * i];
             const float b = p[2 * i + 1];
-            p[2 * i] = a * cs[i] - b * sn[i];
-            p[2 * i + 1] = a * sn[i] + b * cs[i];
+            // As ggml's rope compiles (FMA-contracted): a last-bit difference here flips f16 roundings
+            // of q and k later, which is what separated Butterfly's logits from llama.cpp's.
+            p[2 * i] = std::fma(a, cs[i], -(b * sn[i]));
+            p[2 * i + 1] = std::fma(a, sn[i], b * cs[i]);
           }
         }
       };
@@ -491,10 +495,7 @@ void Session::forward_batch(std::span<const std::int32_t> tokens, std::span<Sess
     for (std::size_t t = 0; t < n; ++t) rmsnorm(x_.data() + t * dim, l.ffn_norm.data(), dim, c.rms_eps, xb_.data() + t * dim);
     const MatmulTarget gate_up[] = {{&l.w_gate, gate_.data()}, {&l.w_up, up_.data()}};
     matmul_many(*pool_, gate_up, xb_.data(), n, q8_);
-    for (std::size_t i = 0; i < n * c.hidden; ++i) {
-      const float g = gate_[i];
-      gate_[i] = g / (1.0F + std::exp(-g)) * up_[i];  // SwiGLU: silu(gate) * up
-    }
+    kernels().swiglu(gate_.data(), up_.data(), n * c.hidden);  // SwiGLU: silu(gate) * up
     matmul(*pool_, l.w_down, gate_.data(), n, xb_.data(), q8_);
     for (std::size_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
   }
@@ -549,17 +550,48 @@ void Session::attention(std::size_t layer, std::size_t n, std::span<Session* con
       if (o.kv_half_) {
         // llama.cpp's attention over an f16 cache: q and the probabilities are rounded to f16
         // before their products (ggml converts a mul_mat's f32 operand to the f16 one's type).
+        // Sums in llama.cpp's order too (kernels.hpp): a batch of tokens as its tinyBLAS matmuls, one
+        // token as ggml_vec_dot_f16 over n_kv = len rounded up to 32 cells (the masked ones add 0).
         float q16[head_dim_max];
         for (std::size_t d = 0; d < c.head_dim; ++d) q16[d] = f16_to_f32(f32_to_f16(q[d]));
+        const bool gemm = batch_order_;
         for (std::size_t p = 0; p < len; ++p) {
-          const auto* k = reinterpret_cast<const std::uint8_t*>(o.key_cache16_.data() + head_at + p * kv_dim);
-          scores[p] = kern.dot_f16(k, q16, c.head_dim) * scale;
+          scores[p] = kern.dot_f16_ggml(o.key_cache16_.data() + head_at + p * kv_dim, q16, c.head_dim, gemm) * scale;
           max = std::max(max, scores[p]);
         }
-        const float inv = softmax_in_place(scores, len, max);
-        for (std::size_t p = 0; p < len; ++p) {
+        const auto inv = static_cast<float>(1.0 / kern.softmax_exp(scores, len, max));
+        // Each output is a dot over positions: position p goes to lane p % 16 (tinyBLAS) or to lane
+        // p % 64 of ggml_vec_dot_f16's 4 x 16 below n_kv & ~63, the rest summed in double after.
+        const std::size_t n_kv = (len + 31) / 32 * 32;
+        const std::size_t in_lanes = std::min(len, gemm ? n_kv : n_kv & ~static_cast<std::size_t>(63));
+        const std::size_t hd = c.head_dim;
+        // Only the lanes that receive a position are stored; the others are 0 (adding 0 is exact).
+        const std::size_t used = std::min(in_lanes, gemm ? std::size_t{16} : std::size_t{64});
+        thread_local std::vector<float> lanes;
+        if (lanes.size() < 64 * hd) lanes.resize(64 * hd);
+        std::fill_n(lanes.begin(), used * hd, 0.0F);
+        for (std::size_t p = 0; p < in_lanes; ++p) {
           const float a = f16_to_f32(f32_to_f16(scores[p] * inv));
-          kern.axpy_f16(a, o.value_cache16_.data() + head_at + p * kv_dim, out, c.head_dim);
+          kern.axpy_f16(a, o.value_cache16_.data() + head_at + p * kv_dim, lanes.data() + (gemm ? p % 16 : p % 64) * hd, hd);
+        }
+        const float* L = lanes.data();
+        const auto lane = [&](std::size_t l, std::size_t d) { return l < used ? L[l * hd + d] : 0.0F; };
+        for (std::size_t d = 0; d < hd; ++d) {
+          float x[16];
+          for (std::size_t l = 0; l < 16; ++l) {
+            x[l] = gemm ? lane(l, d) : (lane(l, d) + lane(32 + l, d)) + (lane(16 + l, d) + lane(48 + l, d));
+          }
+          out[d] = used == 0 ? 0.0F : reduce16(x);
+        }
+        if (in_lanes < len) {
+          double sum[head_dim_max];
+          for (std::size_t d = 0; d < hd; ++d) sum[d] = static_cast<double>(out[d]);
+          for (std::size_t p = in_lanes; p < len; ++p) {
+            const float a = f16_to_f32(f32_to_f16(scores[p] * inv));
+            const std::uint16_t* v = o.value_cache16_.data() + head_at + p * kv_dim;
+            for (std::size_t d = 0; d < hd; ++d) sum[d] += static_cast<double>(a * f16_to_f32(v[d]));
+          }
+          for (std::size_t d = 0; d < hd; ++d) out[d] = static_cast<float>(sum[d]);
         }
       } else {
         for (std::size_t p = 0; p < len; ++p) {

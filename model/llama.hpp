@@ -136,6 +136,9 @@ class Session {
   std::size_t context_ = 0;
   std::size_t position_ = 0;
   bool kv_half_ = false;
+  // Whether this call's attention sums as llama.cpp does for a batch of several tokens (tinyBLAS)
+  // rather than for one (ggml_vec_dot_f16); see attention().
+  bool batch_order_ = false;
   std::vector<float> key_cache_, value_cache_;  // [layer][position][kv_dim], when !kv_half_
   std::vector<std::uint16_t> key_cache16_, value_cache16_;  // the same in f16, when kv_half_
   std::vector<float> x_, xb_, q_, k_, v_, att_out_, gate_, up_, logits_, scores_, batch_logits_;

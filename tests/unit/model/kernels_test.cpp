@@ -110,6 +110,61 @@ TEST(Kernels, QuantizeQ8ScalesAreHalfValuesAsInGgml) {
   }
 }
 
+// The ggml-order kernels must give the same bits on every ISA (parity with llama.cpp depends on it).
+TEST(Kernels, GgmlOrderKernelsAreBitIdenticalAcrossIsas) {
+  Rng rng(23);
+  for (const Isa isa : {Isa::avx2, Isa::avx512vnni}) {
+    if (!isa_available(isa)) continue;
+    const Kernels& ref = kernels_for(Isa::scalar);
+    const Kernels& k = kernels_for(isa);
+    for (const std::size_t n : {5U, 16U, 37U, 64U, 100U, 1536U}) {
+      // wide range: large |x| takes exp's out-of-range lanes (scalar fallback), small ones its fast path
+      auto g0 = random_floats(rng, n, 120.0);
+      for (std::size_t i = 0; i < n; i += 3) g0[i] *= 0.01F;
+      const auto up = random_floats(rng, n, 2.0);
+      auto a = g0;
+      auto b = g0;
+      ref.swiglu(a.data(), up.data(), n);
+      k.swiglu(b.data(), up.data(), n);
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), n * sizeof(float))) << "swiglu " << isa_name(isa) << " n " << n;
+      a = g0;
+      b = g0;
+      const double sa = ref.softmax_exp(a.data(), n, 3.0F);
+      const double sb = k.softmax_exp(b.data(), n, 3.0F);
+      EXPECT_EQ(sa, sb) << "softmax " << isa_name(isa) << " n " << n;
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), n * sizeof(float))) << "softmax " << isa_name(isa) << " n " << n;
+      std::vector<std::uint16_t> kh(n);
+      std::vector<float> q(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        kh[i] = f32_to_f16(static_cast<float>(rng.uniform() * 4.0 - 2.0));
+        q[i] = f16_to_f32(f32_to_f16(static_cast<float>(rng.uniform() * 4.0 - 2.0)));
+      }
+      for (const bool gemm : {false, true}) {
+        const float da = ref.dot_f16_ggml(kh.data(), q.data(), n, gemm);
+        const float db = k.dot_f16_ggml(kh.data(), q.data(), n, gemm);
+        EXPECT_EQ(0, std::memcmp(&da, &db, sizeof da)) << "dot " << isa_name(isa) << " n " << n << " gemm " << gemm;
+        double exact = 0.0;
+        for (std::size_t i = 0; i < n; ++i) exact += static_cast<double>(f16_to_f32(kh[i])) * q[i];
+        EXPECT_NEAR(da, exact, 1e-4 * static_cast<double>(n));
+      }
+    }
+  }
+}
+
+// exp_ggml is ggml's polynomial: within 3e-7 relative of exp for normal results, saturating as ggml.
+TEST(Kernels, ExpGgmlIsCloseToExpAndSaturatesAsGgml) {
+  for (float x = -87.0F; x < 88.0F; x += 0.37F) {  // normal results (subnormal ones lose relative precision)
+    const double want = std::exp(static_cast<double>(x));
+    EXPECT_NEAR(exp_ggml(x), want, want * 3e-7) << x;
+  }
+  EXPECT_EQ(exp_ggml(-INFINITY), 0.0F);
+  EXPECT_EQ(exp_ggml(-200.0F), 0.0F);
+  EXPECT_EQ(exp_ggml(200.0F), INFINITY);
+  EXPECT_EQ(exp_ggml(0.0F), 1.0F);
+  const float l[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  EXPECT_EQ(reduce16(l), 136.0F);
+}
+
 TEST(Kernels, AxpyF16EqualsScalarReference) {
   Rng rng(19);
   for (const Isa isa : {Isa::avx2, Isa::avx512vnni}) {
