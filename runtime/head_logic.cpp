@@ -242,6 +242,7 @@ void HeadLogic::finish(Query& q, const core::Decision& decision, Millis now) {
   req.sequence = config_.next_sequence;
   req.previous_hash = config_.previous_hash;
   req.invariants = config_.invariants;
+  req.task_checks = q.request.task_checks;
   req.unsafe_seed_quorum = config_.unsafe_seed_quorum;
   req.signatures_verified = true;  // on_answer verified each before counting it
   for (const RoundState& r : q.rounds) {

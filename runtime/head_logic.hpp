@@ -49,6 +49,9 @@ struct QueryRequest {
   proto::Mode mode = proto::Mode::vote;
   core::cert::AgreementRule agreement = core::cert::AgreementRule::exact;
   std::uint8_t agreement_param = 0;
+  // Signed into the certificate as given (the head never runs Z3; `cert verify --z3` does); the
+  // caller bounds them (HTTP: at most core::cert::task_checks_max), else the producer refuses.
+  std::vector<core::cert::TaskCheck> task_checks = {};
 };
 
 using QueryHandle = std::uint64_t;

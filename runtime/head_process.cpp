@@ -555,7 +555,7 @@ class Head {
   asio::awaitable<http::Reply> query(http::QueryInput in) {
     if (stopping_) co_return http::error_reply(503, "stopping", "the head is shutting down");
     const auto t0 = Clock::now();
-    QueryRequest request{std::move(in.query), in.mode, in.agreement, in.agreement_param};
+    QueryRequest request{std::move(in.query), in.mode, in.agreement, in.agreement_param, std::move(in.task_checks)};
     auto waiter = std::make_shared<Waiter>(io_);
     waiter->timer.expires_after(std::chrono::milliseconds(options_.request_timeout_ms));
     waiter->decide_start = t0;  // a query finished inside submit waited for nothing

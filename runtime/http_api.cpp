@@ -80,19 +80,82 @@ Reply error_reply(unsigned status, std::string_view code, std::string_view messa
   return json_reply(status, {{"error", {{"code", std::string(code)}, {"message", std::string(message)}}}});
 }
 
+namespace {
+
+// The byte rule of spec/certificate.md for task text (the certificate encoder enforces it too):
+// checked here so a bad text is a 400 naming the field, not a failed certificate after the round.
+bool task_text_byte(char c) {
+  const auto b = static_cast<unsigned char>(c);
+  return b == '\t' || b == '\n' || b == '\r' || (b >= 0x20 && b <= 0x7e);
+}
+
+core::Result<core::cert::TaskCheck> parse_task_check(const nlohmann::json& j, const std::string& at) {
+  if (!j.is_object()) return bad_request("'" + at + "' must be an object {\"smtlib\": \"...\", \"expected\": \"sat\"|\"unsat\"}");
+  for (const auto& item : j.items()) {
+    if (item.key() != "smtlib" && item.key() != "expected") {
+      return bad_request("unknown field '" + at + "." + item.key() + "'; a task check has smtlib and expected");
+    }
+  }
+  if (!j.contains("smtlib") || !j["smtlib"].is_string()) return bad_request("'" + at + ".smtlib' must be a string (an SMT-LIB 2 script)");
+  core::cert::TaskCheck t;
+  t.kind = core::cert::TaskKind::z3_smtlib;
+  t.text = j["smtlib"].get<std::string>();
+  if (t.text.empty() || t.text.size() > core::cert::task_text_bytes_max) {
+    return bad_request("'" + at + ".smtlib' has " + std::to_string(t.text.size()) + " bytes; it must have 1.." +
+                       std::to_string(core::cert::task_text_bytes_max));
+  }
+  if (const auto bad = std::find_if_not(t.text.begin(), t.text.end(), task_text_byte); bad != t.text.end()) {
+    return bad_request("'" + at + ".smtlib' has byte " + std::to_string(static_cast<unsigned char>(*bad)) + " at offset " +
+                       std::to_string(bad - t.text.begin()) + "; only printable ASCII, tab, LF and CR are allowed");
+  }
+  if (!j.contains("expected") || !j["expected"].is_string()) return bad_request("'" + at + ".expected' must be \"sat\" or \"unsat\"");
+  const auto expected = j["expected"].get<std::string>();
+  if (expected == "sat") {
+    t.expected = core::cert::TaskExpect::sat;
+  } else if (expected == "unsat") {
+    t.expected = core::cert::TaskExpect::unsat;
+  } else {
+    return bad_request("unknown '" + at + ".expected' '" + expected + "'; use sat or unsat");
+  }
+  return t;
+}
+
+}  // namespace
+
+core::Result<std::vector<core::cert::TaskCheck>> parse_task_checks(const nlohmann::json& value) {
+  if (!value.is_array()) return bad_request("'task_checks' must be an array of {\"smtlib\", \"expected\"}");
+  if (value.size() > core::cert::task_checks_max) {
+    return bad_request("'task_checks' has " + std::to_string(value.size()) + " entries; at most " +
+                       std::to_string(core::cert::task_checks_max));
+  }
+  std::vector<core::cert::TaskCheck> checks;
+  checks.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    auto t = parse_task_check(value[i], "task_checks[" + std::to_string(i) + "]");
+    if (!t) return t.error();
+    checks.push_back(std::move(t.value()));
+  }
+  return checks;
+}
+
 core::Result<QueryInput> parse_query_body(std::string_view body) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad_request("the body must be a JSON object like {\"query\": \"2+2?\"}");
-  static const char* known[] = {"query", "mode", "agreement", "decimals"};
+  static const char* known[] = {"query", "mode", "agreement", "decimals", "task_checks"};
   for (const auto& item : j.items()) {
     const std::string& key = item.key();
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
-      return bad_request("unknown field '" + key + "'; use query, mode, agreement, decimals");
+      return bad_request("unknown field '" + key + "'; use query, mode, agreement, decimals, task_checks");
     }
   }
   if (!j.contains("query") || !j["query"].is_string()) return bad_request("'query' must be a string");
   QueryInput in;
   in.query = j["query"].get<std::string>();
+  if (j.contains("task_checks")) {
+    auto checks = parse_task_checks(j["task_checks"]);
+    if (!checks) return checks.error();
+    in.task_checks = std::move(checks.value());
+  }
   auto with = query_options(j, std::move(in));
   if (!with) return with;
   return check_query(std::move(with.value()));
@@ -123,6 +186,11 @@ core::Result<QueryInput> parse_chat_body(std::string_view body) {
     auto with = query_options(j["butterfly"], std::move(in));
     if (!with) return with;
     in = std::move(with.value());
+    if (j["butterfly"].contains("task_checks")) {
+      auto checks = parse_task_checks(j["butterfly"]["task_checks"]);
+      if (!checks) return checks.error();
+      in.task_checks = std::move(checks.value());
+    }
   }
   return check_query(std::move(in));
 }

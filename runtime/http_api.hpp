@@ -1,5 +1,5 @@
 // The head's HTTP API on Boost.Beast (spec/http.md):
-//   POST /v1/query                  {"query", "mode", "agreement"} -> answer, outcome, certificate
+//   POST /v1/query                  {"query", "mode", "agreement", "task_checks"} -> answer, outcome, certificate
 //   POST /v1/chat/completions       OpenAI-compatible; the certificate in the "butterfly" field
 //   GET  /v1/certificates/{seq}     the certificate bytes (?format=json: its JSON form)
 //   GET  /v1/status                 workers, reputation, isolation, chain position
@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/certificate.hpp"
 #include "core/result.hpp"
@@ -54,6 +55,10 @@ struct QueryInput {
   proto::Mode mode = proto::Mode::vote;
   core::cert::AgreementRule agreement = core::cert::AgreementRule::exact;
   std::uint8_t agreement_param = 0;
+  // /v1/query's optional "task_checks": the head signs them into the certificate unchanged (it never
+  // runs Z3); `cert verify --z3` re-runs each. At most core::cert::task_checks_max, each text within
+  // core::cert::task_text_bytes_max (the body limit, body_bytes_max, binds first).
+  std::vector<core::cert::TaskCheck> task_checks = {};
 };
 inline constexpr std::size_t query_bytes_max = proto::prompt_bytes_max / 2;
 
@@ -76,7 +81,10 @@ struct Handlers {
 
 // Parsers of request bodies (exposed for tests). Errors say which field and what is allowed.
 core::Result<QueryInput> parse_query_body(std::string_view body);
-// The last "user" message's content is the query; "butterfly": {"mode", "agreement"} optional.
+// The "task_checks" value of a /v1/query body: [{"smtlib": "...", "expected": "sat"|"unsat"}, ...].
+core::Result<std::vector<core::cert::TaskCheck>> parse_task_checks(const nlohmann::json& value);
+// The last "user" message's content is the query; "butterfly": {"mode", "agreement", "decimals",
+// "task_checks"} optional.
 core::Result<QueryInput> parse_chat_body(std::string_view body);
 // An OpenAI chat.completion response around a /v1/query response JSON.
 nlohmann::json chat_response(const nlohmann::json& query_reply, std::uint64_t created_s);

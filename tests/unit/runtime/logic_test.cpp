@@ -553,5 +553,30 @@ TEST(HeadLogic, ConfigurationErrorsSayWhatToChange) {
   EXPECT_FALSE(check_head_config(h).ok());
 }
 
+// The HTTP API's "task_checks" reach the certificate through QueryRequest, in order, signed by the
+// head; more than core::cert::task_checks_max gets no certificate and leaves the chain alone.
+TEST(HeadLogic, TaskChecksAreSignedIntoTheCertificate) {
+  Harness h(4, 1);
+  QueryRequest r = numeric("What is 40+2?");
+  const std::vector<cc::TaskCheck> checks = {
+      {cc::TaskKind::z3_smtlib, cc::TaskExpect::unsat, "(assert false)\n(check-sat)\n"},
+      {cc::TaskKind::z3_smtlib, cc::TaskExpect::sat, "(declare-const x Int)\n(assert (= x 42))\n(check-sat)\n"}};
+  r.task_checks = checks;
+  const QueryDone d = h.ask(std::move(r), 10);
+  ASSERT_TRUE(d.error.empty()) << d.error;
+  auto c = cc::decode_certificate(d.certificate);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->tasks, checks);
+  const Report report = verify_certificate(d.certificate, h.cluster.membership);
+  ASSERT_TRUE(report.ok()) << report.first_failure()->name << ": " << report.first_failure()->detail;
+
+  QueryRequest too_many = numeric("What is 40+2?");
+  too_many.task_checks.assign(cc::task_checks_max + 1, checks[0]);
+  const QueryDone refused = h.ask(std::move(too_many), 20);
+  EXPECT_FALSE(refused.error.empty());
+  EXPECT_TRUE(refused.certificate.empty());
+  EXPECT_EQ(h.head.status().next_sequence, 2U);
+}
+
 }  // namespace
 }  // namespace bf::runtime
