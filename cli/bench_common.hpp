@@ -249,6 +249,54 @@ class Client {
   beast::flat_buffer buffer_;
 };
 
+// ---- the head's view (GET /v1/status, /metrics): detection and faults ----
+
+// The head's view of one worker: connected or not (-1: no answer).
+inline int worker_connected(Client& client, std::size_t w) {
+  const auto r = client.call(bhttp::verb::get, "/v1/status", "", 2000);
+  if (!r.ok || r.status != 200) return -1;
+  const auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("workers") || j["workers"].size() <= w) return -1;
+  return j["workers"][w].value("connected", false) ? 1 : 0;
+}
+
+// Polls /v1/status until worker w's state is `want`; the time it was first seen, or nothing.
+inline std::optional<Clock::time_point> wait_state(Client& client, std::size_t w, int want, std::uint32_t timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    if (worker_connected(client, w) == want) return Clock::now();
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return std::nullopt;
+}
+
+// butterfly_detections_total by kind (nothing: no answer).
+inline std::optional<std::map<std::string, double>> detections_by_kind(Client& client) {
+  const auto r = client.call(bhttp::verb::get, "/metrics", "", 2000);
+  if (!r.ok || r.status != 200) return std::nullopt;
+  std::map<std::string, double> out;
+  const std::string prefix = "butterfly_detections_total{kind=\"";
+  std::istringstream in(r.body);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with(prefix)) continue;
+    const auto close = line.find("\"} ", prefix.size());
+    if (close == std::string::npos) continue;
+    out[line.substr(prefix.size(), close - prefix.size())] += std::strtod(line.c_str() + close + 3, nullptr);
+  }
+  return out;
+}
+
+// Sum of butterfly_detections_total over the given kinds (-1: no answer).
+inline double detections(Client& client, const std::vector<std::string>& kinds) {
+  const auto by_kind = detections_by_kind(client);
+  if (!by_kind) return -1;
+  double total = 0;
+  for (const auto& k : kinds) {
+    if (auto it = by_kind->find(k); it != by_kind->end()) total += it->second;
+  }
+  return total;
+}
+
 // ---- the load generator ----
 
 // The per-query stages the head reports in "timings_us" (runtime/head_process.cpp, spec/http.md).
@@ -257,8 +305,19 @@ constexpr const char* head_stages[] = {"dispatch", "wait", "decide", "commit", "
 // The JSON body of query k (distinct texts, so no two queries share a query id).
 inline std::string default_query_body(std::uint64_t k) { return R"({"query": "2+2? )" + std::to_string(k) + R"("})"; }
 
+// One query as the load generator saw it, for suites that judge each reply (bench_faults.cpp).
+struct QueryRecord {
+  std::uint64_t k = 0;  // body_of(k) was its body
+  Clock::time_point scheduled, done;
+  bool sent = false;     // false: no connection, the query never left
+  unsigned status = 0;   // HTTP status; 0: no reply (error says why)
+  std::string error;
+  std::string_view body;  // the reply, valid only during the call
+};
+
 struct LoadSpec {
   std::function<std::string(std::uint64_t)> body_of = default_query_body;
+  std::function<void(const QueryRecord&)> on_reply;  // optional: every query, warm-up included
   tcp::endpoint endpoint;
   double duration_s = 10;
   double warmup_s = 1;            // results of the first seconds are dropped (connections, caches)
@@ -334,6 +393,7 @@ class LoadGenerator {
       co_await conn.stream->async_connect(spec_.endpoint, await_ec);
       if (ec) {
         error(scheduled, "connect: " + ec.message());
+        if (spec_.on_reply) spec_.on_reply({0, scheduled, Clock::now(), false, 0, "connect: " + ec.message(), {}});
         conn.stream.reset();
         // Do not spin on a head that refuses connections.
         asio::steady_timer pause(io_, std::chrono::milliseconds(10));
@@ -347,7 +407,8 @@ class LoadGenerator {
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/query", 11};
     req.set(bhttp::field::host, "butterfly");
     req.set(bhttp::field::content_type, "application/json");
-    req.body() = spec_.body_of(next_query_++);
+    const std::uint64_t k = next_query_++;
+    req.body() = spec_.body_of(k);
     req.keep_alive(true);
     req.prepare_payload();
     conn.stream->expires_after(std::chrono::seconds(30));
@@ -358,10 +419,12 @@ class LoadGenerator {
     const auto done = Clock::now();
     if (ec) {
       error(scheduled, ec == beast::error::timeout ? "timeout (30 s)" : "io: " + ec.message());
+      if (spec_.on_reply) spec_.on_reply({k, scheduled, done, true, 0, ec == beast::error::timeout ? "timeout (30 s)" : "io: " + ec.message(), {}});
       conn.stream.reset();
       co_return;
     }
     auto& res = parser.get();
+    if (spec_.on_reply) spec_.on_reply({k, scheduled, done, true, res.result_int(), {}, res.body()});
     if (!res.keep_alive()) conn.stream.reset();
     if (res.result_int() == 200) ++answered_total_;
     if (!counted) co_return;
@@ -453,7 +516,22 @@ struct BenchOptions {
   std::string out = "bench/results";
   std::string dir;
   bool keep = false;
+  bool smoke = false;  // every suite: a short run that still takes every code path (CI)
+  double faults_rate = 100;     // faults: open-loop queries/s during every scenario
+  double faults_phase_s = 10;   // faults: seconds of load before, during and after each fault
+  double faults_fp_s = 10;      // faults: seconds of closed-loop load on an honest cluster (false positives)
+  bool workers_given = false;   // --workers was on the command line (suites with their own default)
+  std::uint32_t scaling_model_ms = 50;        // scaling: the synthetic model's time (fixed:MS)
+  std::uint32_t scaling_queries = 20;         // scaling: sequential queries per n, synthetic model
+  double scaling_per_worker_qps = 5;          // scaling: offered load per worker (weak scaling)
+  std::string scaling_real_workers = "1,2,4";  // scaling: n with builtin:smollm2 ("none": skip)
+  std::uint32_t scaling_real_queries = 4;     // scaling: sequential queries per n, real model
+  std::uint32_t scaling_max_tokens = 16;      // scaling: the real model's answer budget
+  std::string accuracy_data = "data";          // accuracy: where arith.jsonl, formal.jsonl, arc-*.jsonl are
+  std::uint32_t accuracy_items = 0;            // accuracy: items per set (0: accuracy_items_default, 1 with --smoke)
 };
+
+inline constexpr std::uint32_t accuracy_items_default = 5;  // accuracy: 6 took 525 s at load average 11 (budget 480 s)
 
 inline std::vector<std::uint32_t> parse_workers(const std::string& text) {
   std::vector<std::uint32_t> out;
@@ -473,10 +551,12 @@ inline std::vector<std::uint32_t> parse_workers(const std::string& text) {
 // A started cluster; stopped (SIGTERM, then SIGKILL) when it goes out of scope.
 class Cluster {
  public:
-  // MODEL is a worker --model SPEC; HEAD_ARGS are added to the head's command line.
+  // MODEL is a worker --model SPEC; HEAD_ARGS and WORKER_ARGS are added to the head's and every
+  // worker's command line.
   Cluster(fs::path dir, std::uint32_t n, std::uint32_t byzantine, const std::string& kind,
           const std::string& model = "instant:4", const std::vector<std::string>& head_args = {},
-          std::uint32_t round_timeout_ms = cluster_round_timeout_ms_default)
+          std::uint32_t round_timeout_ms = cluster_round_timeout_ms_default,
+          const std::vector<std::string>& worker_args = {})
       : dir_(std::move(dir)) {
     StartOptions o;
     o.workers = n;
@@ -486,6 +566,7 @@ class Cluster {
     o.dir = dir_.string();
     o.quiet = true;
     o.round_timeout_ms = round_timeout_ms;
+    o.worker_args = worker_args;
     o.head_args = {"--http-rate", bench_http_rate};
     o.head_args.insert(o.head_args.end(), head_args.begin(), head_args.end());
     int started = exit_failed;
@@ -565,5 +646,9 @@ inline void write_results(const BenchOptions& o, const std::string& name, const 
   if (!out) fail("cannot write " + path.string(), exit_failed);
   std::cout << "results: " << fs::absolute(path).string() << "\n";
 }
+
+int run_accuracy(const BenchOptions& o);  // cli/bench_accuracy.cpp
+int run_scaling(const BenchOptions& o);  // cli/bench_scaling.cpp
+int run_faults(const BenchOptions& o);  // cli/bench_faults.cpp
 
 }  // namespace bf::cli::bench

@@ -28,6 +28,7 @@ struct StartOptions {
   bool json_out = false;
   bool quiet = false;                  // print nothing on success (callers read DIR/cluster.json)
   std::vector<std::string> head_args;  // extra flags for `butterfly head`
+  std::vector<std::string> worker_args;  // extra flags for every `butterfly worker` (bench run scaling, accuracy)
 };
 
 // Starts the cluster in o.dir and waits for every worker to connect. DIR/cluster.json records the

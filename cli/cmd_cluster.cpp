@@ -299,12 +299,10 @@ int run_cluster_start(const StartOptions& o) {
     const bool byz = i >= o.workers - o.byzantine;
     std::vector<std::string> args = {"butterfly", "worker", "--key", (dir / "keys" / (ids[i] + ".key")).string(),
                                      "--membership", membership_path.string(), "--listen",
-                                     "127.0.0.1:" + std::to_string(ports[i]), "--model", model,
-                                     "--seed", std::to_string(i + 1)};
-    if (builtin_model) {
-      const Specialist& sp = specialists[i % std::size(specialists)];
-      args.insert(args.end(), {"--system", sp.system_prompt});
-    }
+                                     "127.0.0.1:" + std::to_string(ports[i]), "--model", model};
+    // Built-in model: the seed (and prompt, temperature) come from the worker's specialist entry.
+    if (!builtin_model) args.insert(args.end(), {"--seed", std::to_string(i + 1)});
+    args.insert(args.end(), o.worker_args.begin(), o.worker_args.end());
     if (byz) {
       args.insert(args.end(), {"--byzantine", o.kind});
       if (o.kind == "slow") args.insert(args.end(), {"--slow-ms", std::to_string(round_timeout_ms * 2)});

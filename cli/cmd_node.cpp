@@ -19,7 +19,8 @@ void add_node_commands(CLI::App& app) {
     w->add_option("--listen", o->listen, "HOST:PORT to listen on (default: this worker's address in the membership)");
     w->add_option("--head", o->head,
                   "HOST:PORT of a head started with --listen: dial it (with backoff) instead of waiting to be dialled");
-    w->add_option("--model", o->model, "script:PATH, instant:TEXT (answers TEXT at once, for benchmarks), openai:http://HOST:PORT[#MODEL], "
+    w->add_option("--model", o->model, "script:PATH, instant:TEXT (answers TEXT at once, for benchmarks), "
+                  "fixed:MS[:TEXT] (answers TEXT, default 4, after sleeping MS ms; for benchmarks), openai:http://HOST:PORT[#MODEL], "
                   "builtin:smollm2 or FILE.gguf")
         ->required();
     w->add_option("--byzantine", o->byzantine,

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <vector>
 
 #include "model/generator.hpp"
@@ -225,6 +226,47 @@ class InstantModel final : public AnswerModel {
   std::string text_;
 };
 
+// A model with a known cost and no CPU use: what the head adds to a model's time can be measured
+// exactly. Sleeping, not spinning, so that n workers on a few cores do not compete for them.
+class FixedModel final : public AnswerModel {
+ public:
+  FixedModel(std::uint32_t ms, std::string text) : ms_(ms), text_(std::move(text)) {}
+  core::Result<ModelOutput> run(const proto::Ask&, std::uint64_t) override {
+    // sleep_until on the steady clock, repeated: never shorter than MS, whatever wakes the thread.
+    const auto until = Clock::now() + std::chrono::milliseconds(ms_);
+    while (Clock::now() < until) std::this_thread::sleep_until(until);
+    return ModelOutput{text_, {}};
+  }
+  [[nodiscard]] std::string describe() const override { return "fixed:" + std::to_string(ms_) + ":" + text_; }
+
+ private:
+  std::uint32_t ms_;
+  std::string text_;
+};
+
+// fixed:MS[:TEXT] (REST is what follows "fixed:") -> the model, or what is wrong with the spec.
+core::Result<std::unique_ptr<AnswerModel>> make_fixed_model(std::string_view rest, const ModelOptions& options) {
+  const auto bad = [&](const std::string& why) {
+    return model_error("model 'fixed:" + std::string(rest) + "': " + why +
+                       "; write fixed:MS or fixed:MS:TEXT, e.g. fixed:50 (answers \"4\" after 50 ms)");
+  };
+  const auto colon = rest.find(':');
+  const std::string_view ms_text = rest.substr(0, colon);
+  std::string text = colon == std::string_view::npos ? std::string{} : std::string(rest.substr(colon + 1));
+  if (text.empty()) text = "4";
+  if (ms_text.empty() || ms_text.size() > 5 || ms_text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return bad("MS must be a whole number of milliseconds, 0.." + std::to_string(fixed_model_ms_max));
+  }
+  const auto ms = static_cast<std::uint32_t>(std::stoul(std::string(ms_text)));
+  if (ms > fixed_model_ms_max) return bad("MS is over " + std::to_string(fixed_model_ms_max));
+  if (ms >= options.timeout_ms) {
+    return bad("MS must be below the model timeout (" + std::to_string(options.timeout_ms) +
+               " ms); raise --model-timeout-ms");
+  }
+  if (text.size() > options.output_bytes_max) return bad("the answer text is too long");
+  return std::unique_ptr<AnswerModel>(std::make_unique<FixedModel>(ms, std::move(text)));
+}
+
 class OpenAiModel final : public AnswerModel {
  public:
   OpenAiModel(OpenAiEndpoint endpoint, std::string spec, ModelOptions options)
@@ -377,6 +419,7 @@ core::Result<std::unique_ptr<AnswerModel>> make_answer_model(std::string_view sp
     if (text.size() > options.output_bytes_max) return model_error("model 'instant:': the answer text is too long");
     return std::unique_ptr<AnswerModel>(std::make_unique<InstantModel>(std::move(text)));
   }
+  if (spec.starts_with("fixed:")) return make_fixed_model(spec.substr(6), options);
   if (spec.starts_with("openai:")) {
     auto endpoint = parse_openai_spec(spec.substr(7));
     if (!endpoint) return endpoint.error();
@@ -391,7 +434,7 @@ core::Result<std::unique_ptr<AnswerModel>> make_answer_model(std::string_view sp
         std::make_unique<BuiltinModel>(std::move(generator.value()), std::string(spec), options));
   }
   return model_error("unknown model spec '" + std::string(spec) +
-                     "'; use script:PATH, instant:TEXT, openai:http://HOST:PORT[#MODEL], builtin:smollm2 or FILE.gguf");
+                     "'; use script:PATH, instant:TEXT, fixed:MS[:TEXT], openai:http://HOST:PORT[#MODEL], builtin:smollm2 or FILE.gguf");
 }
 
 }  // namespace bf::runtime

@@ -9,6 +9,10 @@
 //   instant:TEXT         answers TEXT at once, in process ("instant:" alone answers "4"): no model
 //                        and no process spawned, so benchmarks of the head measure the head and
 //                        not fork/exec (butterfly bench run overhead).
+//   fixed:MS[:TEXT]      answers TEXT (default "4") after MS milliseconds (0..60000) of wall time:
+//                        a calibrated synthetic model for scaling benchmarks (butterfly bench run
+//                        scaling). It sleeps on the worker's model thread (no CPU used), so a
+//                        worker runs at most --model-threads of them at once; more queue.
 //   builtin:smollm2, FILE.gguf   the built-in CPU runtime (model/): greedy or seeded sampling with
 //                        an optional system prompt; several workers on one machine share the
 //                        mmapped weights through the page cache.
@@ -28,6 +32,7 @@ namespace bf::runtime {
 inline constexpr std::size_t model_output_bytes_max = 64u << 10;  // longer output is an error
 inline constexpr std::uint32_t model_timeout_ms_default = 30'000;
 inline constexpr std::size_t model_spec_bytes_max = 4096;
+inline constexpr std::uint32_t fixed_model_ms_max = 60'000;  // fixed:MS
 
 class AnswerModel {
  public:
