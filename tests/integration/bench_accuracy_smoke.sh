@@ -10,10 +10,7 @@ src=${BUTTERFLY_SOURCE_DIR:?set BUTTERFLY_SOURCE_DIR}
 model=$(ls "${BUTTERFLY_MODELS:-$src/models}"/SmolLM2-135M-Instruct*.gguf 2>/dev/null | head -n 1)
 [[ -n "$model" ]] || { echo "SKIP: SmolLM2 GGUF absent (run scripts/fetch-model)"; exit 77; }
 [[ -f "$src/data/arith.jsonl" ]] || { echo "SKIP: $src/data/arith.jsonl absent"; exit 77; }
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -68,5 +65,4 @@ out=$("$bf" bench run accuracy --smoke --data "$tmp/bad" 2>&1)
 out=$("$bf" bench run accuracy --smoke --data "$tmp/none" 2>&1)
 [[ $? == 2 && "$out" == *"no item files"* ]] && pass || fail "no data: $out"
 
-echo "$passes checks passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish

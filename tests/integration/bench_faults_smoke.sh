@@ -6,21 +6,9 @@
 # n = 7 never decide); never the speed (CI machines differ).
 set -uo pipefail
 bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-# check FILE PYTHON-ASSERTIONS: runs the assertions on j = the JSON in FILE.
-check() {
-  if python3 - "$1" "$2" <<'EOF'; then pass; else fail "$1: $2"; fi
-import json, sys
-j = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-EOF
-}
 
 start=$(date +%s)
 out=$("$bf" bench run faults --smoke --json --out "$tmp/r" 2>&1)
@@ -87,5 +75,4 @@ assert any(p["kind"] == "timeline" and p["events"] for p in r["plots"])
 out=$("$bf" bench run faults --faults-rate 0 2>&1)
 [[ $? == 2 && "$out" == *"--faults-rate"* ]] && pass || fail "bad --faults-rate: $out"
 
-echo "$passes checks passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish

@@ -5,20 +5,9 @@
 # fixed time (a property, not a speed figure: CI machines differ).
 set -uo pipefail
 bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-check() {
-  if python3 - "$1" "$2" <<'EOF'; then pass; else fail "$1: $2"; fi
-import json, sys
-j = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-EOF
-}
 
 out=$("$bf" bench run scaling --smoke --json --out "$tmp/out" 2>&1)
 rc=$?
@@ -67,5 +56,4 @@ out=$("$bf" bench run scaling --scaling-model-ms 0 2>&1)
 out=$("$bf" bench run scaling --workers 1,0 2>&1)
 [[ $? == 2 && "$out" == *"'0' is not a worker count"* ]] && pass || fail "bad --workers: $out"
 
-echo "$passes checks passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish

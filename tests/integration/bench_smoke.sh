@@ -4,21 +4,9 @@
 # its fields and that nothing failed; not the speed (CI machines differ).
 set -uo pipefail
 bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-# check FILE PYTHON-ASSERTIONS: runs the assertions on j = the JSON in FILE.
-check() {
-  if python3 - "$1" "$2" <<'EOF'; then pass; else fail "$1: $2"; fi
-import json, sys
-j = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-EOF
-}
 
 # Closed loop at n = 4, open loop at n = 4 (a rate any machine keeps up with).
 out=$("$bf" bench run overhead --workers 4 --duration-s 2 --warmup-s 0.5 --concurrency 4 --json --out "$tmp/closed" 2>&1)
@@ -66,5 +54,4 @@ assert min(j["faults"][1]["samples_ms"]) >= earliest, (j["faults"][1]["samples_m
 out=$("$bf" bench run overhead --workers 4,x 2>&1)
 [[ $? == 2 && "$out" == *"'x' is not a worker count"* ]] && pass || fail "bad --workers: $out"
 
-echo "$passes checks passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish

@@ -5,10 +5,7 @@
 set -uo pipefail
 src=${BUTTERFLY_SOURCE_DIR:?set BUTTERFLY_SOURCE_DIR to the source tree}
 command -v z3 >/dev/null || { echo "z3 not installed (scripts/setup installs it)"; exit 77; }
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -104,5 +101,4 @@ out=$(python3 "$tmp/check_format.py" "$tmp/bad" 2>&1); rc=$?
 [[ $rc == 1 && "$out" == *"arith.jsonl:3: answer 'forty'"* && "$out" == *"arith.jsonl: sha256"* ]] \
   && pass || fail "the format check missed a bad answer and sha256: $out"
 
-echo "$passes checks passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish

@@ -1,15 +1,6 @@
 # Shared helpers of the cluster_*.sh integration tests: real processes on loopback, free ports,
 # every child killed on exit. Source it after setting `bf`.
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_rc() { # name want got
-  if [[ "$2" == "$3" ]]; then pass; else fail "$1: exit $3, want $2"; fi
-}
-expect_contains() { # name haystack needle
-  if [[ "$2" == *"$3"* ]]; then pass; else fail "$1: output lacks '$3'"; echo "$2" | head -30; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.bash"
 now_ms() { date +%s%3N; }
 tmp=$(mktemp -d)
 dir=$tmp/cluster
@@ -46,8 +37,4 @@ wait_connected() { # n timeout_ms
     sleep 0.02
   done
   echo "timeout"; return 1
-}
-finish() {
-  echo "$passes checks passed, $failures failed"
-  [[ $failures -eq 0 ]]
 }
