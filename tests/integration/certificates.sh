@@ -5,16 +5,7 @@ set -uo pipefail
 bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
 tool=${BF_CERT_TOOL:-$(dirname "$bf")/bf_cert_tool}
 [[ -x "$tool" ]] || { echo "bf_cert_tool not found at $tool (build the bf_cert_tool target)"; exit 1; }
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_rc() { # name want got
-  if [[ "$2" == "$3" ]]; then pass; else fail "$1: exit $3, want $2"; fi
-}
-expect_contains() { # name haystack needle
-  if [[ "$2" == *"$3"* ]]; then pass; else fail "$1: output lacks '$3'"; echo "$2" | head -20; fi
-}
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ex=$tmp/example

@@ -2,13 +2,7 @@
 # The butterfly command line as a user meets it: results, exit codes, did-you-mean, --json, NO_COLOR.
 set -uo pipefail
 bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_contains() { # name haystack needle
-  if [[ "$2" == *"$3"* ]]; then pass; else fail "$1: output lacks '$3'"; echo "$2" | head -20; fi
-}
+source "$(dirname "$0")/lib/checks.bash"
 
 # quorum table --json: the seed's rows, q(6,1) = 4, n = 3, 5, 6 flagged unsafe with a counterexample.
 json=$("$bf" quorum table --json) || fail "quorum table --json exited $?"

@@ -58,16 +58,6 @@ for kind in wrong random equivocate collude slow silent malformed replay; do
   "$bf" cluster stop --dir "$dir" >/dev/null
 done
 
-# f + 1 colluders at n = 4.
-dir=$tmp/collude2
-out=$("$bf" cluster start --workers 4 --byzantine 2 --kind collude --dir "$dir" --round-timeout-ms 1000 2>&1)
-expect_rc "cluster start (2 colluders)" 0 $?
-out=$("$bf" query ask "2+2?" --dir "$dir" --json 2>&1); expect_rc "ask (2 colluders)" 0 $?
-outcome=$(echo "$out" | json_field "j['outcome']")
-verdict=$(echo "$out" | json_field "j['verification']['verdict']")
-echo "f+1 colluders at n=4: outcome $outcome, certificate $verdict"
-[[ "$outcome" == no-consensus || "$outcome" == no-quorum ]] && pass || fail "2 colluders: outcome '$outcome', want no-consensus or no-quorum: $out"
-expect_rc "2 colluders: certificate verifies" PASS "$verdict"
-out=$("$bf" log verify "$dir/log" --membership "$dir/membership.json" 2>&1); expect_rc "log verify (2 colluders)" 0 $?
+expect_colluders_beyond_f 4
 echo "total $(( $(now_ms) - t0 )) ms"
 finish

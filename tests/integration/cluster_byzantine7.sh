@@ -60,16 +60,6 @@ for kind in wrong random equivocate collude slow silent malformed replay; do
   unset outvoted
 done
 
-# f + 1 = 3 colluders at n = 7.
-dir=$tmp/collude3
-out=$("$bf" cluster start --workers 7 --byzantine 3 --kind collude --dir "$dir" --round-timeout-ms 1000 2>&1)
-expect_rc "cluster start (3 colluders)" 0 $?
-out=$("$bf" query ask "2+2?" --dir "$dir" --json 2>&1); expect_rc "ask (3 colluders)" 0 $?
-outcome=$(echo "$out" | json_field "j['outcome']")
-verdict=$(echo "$out" | json_field "j['verification']['verdict']")
-echo "f+1 colluders at n=7: outcome $outcome, certificate $verdict"
-[[ "$outcome" == no-consensus || "$outcome" == no-quorum ]] && pass || fail "3 colluders: outcome '$outcome', want no-consensus or no-quorum: $out"
-expect_rc "3 colluders: certificate verifies" PASS "$verdict"
-out=$("$bf" log verify "$dir/log" --membership "$dir/membership.json" 2>&1); expect_rc "log verify (3 colluders)" 0 $?
+expect_colluders_beyond_f 7
 echo "total $(( $(now_ms) - t0 )) ms"
 finish

@@ -5,13 +5,7 @@
 # get the nearest known one and the corrected command line.
 set -uo pipefail
 bf=${BUTTERFLY:?set BUTTERFLY to the butterfly binary}
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_contains() { # name haystack needle
-  if [[ "$2" == *"$3"* ]]; then pass; else fail "$1: output lacks '$3'"; echo "$2" | head -20; fi
-}
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -4,16 +4,7 @@
 # corrupted file, and the refusal (exit 1, both checksums named) when the checksum differs.
 set -uo pipefail
 src=${BUTTERFLY_SOURCE_DIR:?set BUTTERFLY_SOURCE_DIR to the checkout}
-failures=0
-passes=0
-pass() { passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_rc() { # name want got
-  if [[ "$2" == "$3" ]]; then pass; else fail "$1: exit $3, want $2"; fi
-}
-expect_contains() { # name haystack needle
-  if [[ "$2" == *"$3"* ]]; then pass; else fail "$1: output lacks '$3'"; echo "$2" | head -20; fi
-}
+source "$(dirname "$0")/lib/checks.bash"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export BUTTERFLY_CACHE=$tmp/cache BUTTERFLY_MODELS=$tmp/models

@@ -38,3 +38,19 @@ wait_connected() { # n timeout_ms
   done
   echo "timeout"; return 1
 }
+# f + 1 colluders at size N (f = (N - 1) / 3): they alone cannot reach q, and the honest rest cannot
+# either, so the outcome must be a certified no-consensus or no-quorum, never a Decided wrong answer.
+expect_colluders_beyond_f() { # n
+  local n=$1 k=$(( ($1 - 1) / 3 + 1 )) out outcome verdict
+  dir=$tmp/collude$k
+  out=$("$bf" cluster start --workers "$n" --byzantine "$k" --kind collude --dir "$dir" --round-timeout-ms 1000 2>&1)
+  expect_rc "cluster start ($k colluders)" 0 $?
+  out=$("$bf" query ask "2+2?" --dir "$dir" --json 2>&1); expect_rc "ask ($k colluders)" 0 $?
+  outcome=$(echo "$out" | json_field "j['outcome']")
+  verdict=$(echo "$out" | json_field "j['verification']['verdict']")
+  echo "f+1 colluders at n=$n: outcome $outcome, certificate $verdict"
+  [[ "$outcome" == no-consensus || "$outcome" == no-quorum ]] && pass ||
+    fail "$k colluders: outcome '$outcome', want no-consensus or no-quorum: $out"
+  expect_rc "$k colluders: certificate verifies" PASS "$verdict"
+  out=$("$bf" log verify "$dir/log" --membership "$dir/membership.json" 2>&1); expect_rc "log verify ($k colluders)" 0 $?
+}
