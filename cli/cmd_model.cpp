@@ -179,6 +179,7 @@ struct GenerateOptions {
   bool json = false;
   std::string system;
   std::size_t logits = 0;  // --logits K: each step's K largest logits in the JSON
+  std::size_t batch = 1;   // --batch N: sequences of the same prompt decoded together
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -195,6 +196,10 @@ int run_generate(const GenerateOptions& opt) {
   if (opt.threads > bm::threads_max) input_error(cmd, "--threads must be at most " + std::to_string(bm::threads_max));
   if (opt.logits > 0 && !opt.json) input_error(cmd, "--logits needs --json (the logits are part of the JSON object)");
   if (opt.logits > bm::model_vocab_max) input_error(cmd, "--logits must be at most " + std::to_string(bm::model_vocab_max));
+  if (opt.batch == 0 || opt.batch > bm::generate_batch_max) {
+    input_error(cmd, "--batch must be in 1.." + std::to_string(bm::generate_batch_max) + " (sequences decoded together)");
+  }
+  if (opt.batch > 1 && opt.logits > 0) input_error(cmd, "--logits works with one sequence only; drop --batch or --logits");
   const fs::path path = resolve_model(cmd, opt.model);
   const auto load_start = std::chrono::steady_clock::now();
   auto generator = bm::Generator::load(path, opt.threads);
@@ -207,49 +212,75 @@ int run_generate(const GenerateOptions& opt) {
   request.max_tokens = opt.max_tokens;
   request.sampling = sampling;
   request.logits_top_k = opt.logits;
-  auto result = (*generator)->generate(request, [&](std::string_view piece) {
-    if (!opt.json) std::cout << piece << std::flush;
-  });
-  if (!result) input_error(cmd, result.error().message);
-  const auto& prompt_ids = &result->prompt_ids;
-  const std::vector<std::int32_t>& generated = result->ids;
-  const std::string& output = result->text;
-  const bool chat = result->chat;
-  const bool stopped = result->stopped;
-  const double prefill_s = result->prefill_s;
-  const double decode_s = result->decode_s;
-  const std::size_t decoded = result->decoded();
+  // Batch 1 streams its text as it comes; a batch prints each sequence's text at the end.
+  std::vector<bm::GenerateResult> sequences;
+  double prefill_s = 0, decode_s = 0;
+  std::size_t decoded = 0;
+  if (opt.batch == 1) {
+    auto result = (*generator)->generate(request, [&](std::string_view piece) {
+      if (!opt.json) std::cout << piece << std::flush;
+    });
+    if (!result) input_error(cmd, result.error().message);
+    prefill_s = result->prefill_s;
+    decode_s = result->decode_s;
+    decoded = result->decoded();
+    sequences.push_back(std::move(result.value()));
+  } else {
+    auto result = (*generator)->generate_batch(request, opt.batch);
+    if (!result) input_error(cmd, result.error().message);
+    prefill_s = result->prefill_s;
+    decode_s = result->decode_s;
+    decoded = result->decoded();
+    sequences = std::move(result->sequences);
+  }
+  const bm::GenerateResult& first = sequences.front();
+  const std::vector<std::int32_t>* prompt_ids = &first.prompt_ids;
   const std::size_t threads = (*generator)->threads();
   const double prefill_tps = static_cast<double>(prompt_ids->size()) / prefill_s;
+  // All sequences' tokens over the decode wall time.
   const double decode_tps = decoded == 0 ? 0.0 : static_cast<double>(decoded) / decode_s;
+  const auto stop_name = [](const bm::GenerateResult& r) { return r.stopped ? "end_of_generation" : "max_tokens"; };
   if (opt.json) {
     nlohmann::json j{{"model", path.string()},
                      {"prompt_tokens", *prompt_ids},
-                     {"chat_template", chat},
-                     {"text", output},
-                     {"tokens", generated},
-                     {"stop", stopped ? "end_of_generation" : "max_tokens"},
+                     {"chat_template", first.chat},
+                     {"text", first.text},
+                     {"tokens", first.ids},
+                     {"stop", stop_name(first)},
                      {"threads", threads},
                      {"kernels", std::string(bm::isa_name(bm::best_isa()))},
+                     {"batch", opt.batch},
+                     {"decode_tok_s", decode_tps},
                      {"timings", {{"load_s", load_s},
                                   {"prefill_s", prefill_s},
                                   {"prefill_tokens_per_s", prefill_tps},
                                   {"decode_s", decode_s},
                                   {"decode_tokens_per_s", decode_tps}}}};
+    nlohmann::json seqs = nlohmann::json::array();
+    for (const auto& r : sequences) seqs.push_back({{"text", r.text}, {"tokens", r.ids}, {"stop", stop_name(r)}});
+    j["sequences"] = std::move(seqs);
     if (opt.logits > 0) {
       nlohmann::json steps = nlohmann::json::array();
-      for (const auto& s : result->step_logits) steps.push_back({{"ids", s.ids}, {"logits", s.values}});
+      for (const auto& st : first.step_logits) steps.push_back({{"ids", st.ids}, {"logits", st.values}});
       j["step_logits"] = std::move(steps);
     }
     // Indented unless it carries logits (tens of thousands of numbers per step).
     std::cout << j.dump(opt.logits > 0 ? -1 : 2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << std::endl;  // flush the streamed text before the timings on stderr
-    char line[256];
+    if (opt.batch == 1) {
+      std::cout << std::endl;  // end the streamed text and flush it before the timings on stderr
+    } else {
+      for (std::size_t i = 0; i < sequences.size(); ++i) {
+        std::cout << "[sequence " << i + 1 << "/" << sequences.size() << "] " << sequences[i].text << "\n";
+      }
+      std::cout << std::flush;
+    }
+    const std::string of_batch = opt.batch == 1 ? "" : " in " + std::to_string(opt.batch) + " sequences";
+    char line[320];
     std::snprintf(line, sizeof line,
-                  "prefill: %zu tokens in %.3f s (%.1f tokens/s); decode: %zu tokens in %.3f s (%.1f tokens/s); "
+                  "prefill: %zu tokens in %.3f s (%.1f tokens/s); decode: %zu tokens%s in %.3f s (%.1f tokens/s); "
                   "%zu threads, %s kernels; load %.3f s\n",
-                  prompt_ids->size(), prefill_s, prefill_tps, decoded, decode_s, decode_tps, threads,
+                  prompt_ids->size(), prefill_s, prefill_tps, decoded, of_batch.c_str(), decode_s, decode_tps, threads,
                   std::string(bm::isa_name(bm::best_isa())).c_str(), load_s);
     std::cerr << line;
   }
@@ -286,6 +317,10 @@ void add_model_commands(CLI::App& app) {
   g->add_option("--logits", opt->logits,
                 "With --json: each step's K largest logits (\"step_logits\": ids and values, before sampling); "
                 "K = the vocabulary size gives them all");
+  g->add_option("--batch", opt->batch,
+                "Decode N sequences of the prompt together, 1.." + std::to_string(bm::generate_batch_max) +
+                    " (default 1): one prefill, then each step reads the weights once for all; sequence i "
+                    "samples with seed + i; --json adds each sequence's text and the total decode_tok_s");
   g->footer(
       "Prefill and decode speed go to stderr.\n"
       "Examples:\n"
@@ -293,6 +328,7 @@ void add_model_commands(CLI::App& app) {
       "  butterfly generate --model models/SmolLM2-135M-Instruct.Q4_1.gguf --max-tokens 64 \\\n"
       "      --temperature 0.7 --top-p 0.9 --seed 7 \"Write a haiku about rivers.\"\n"
       "  butterfly generate --raw --json \"Once upon a time\"\n"
+      "  butterfly generate --raw --batch 4 --temperature 0.8 --max-tokens 32 \"Once upon a time\"\n"
       "  butterfly generate --json --temperature 0 --max-tokens 8 --logits 1000 \"Why is the sky blue?\"");
   g->callback([=] { action() = [=] { return run_generate(*opt); }; });
 }

@@ -30,6 +30,35 @@ StepLogits top_logits(std::span<const float> logits, std::size_t k) {
   return out;
 }
 
+// The request's checks and the prompt's ids (through the chat template unless raw): a result with
+// chat and prompt_ids filled in.
+core::Result<GenerateResult> prepare(const Tokenizer& tokenizer, const ModelConfig& config, const GenerateRequest& request) {
+  if (auto s = validate(request.sampling); !s) return s.error();
+  if (request.max_tokens == 0 || request.max_tokens > generate_tokens_max) {
+    return fail("max tokens must be in 1.." + std::to_string(generate_tokens_max));
+  }
+  GenerateResult out;
+  const TokenizerData& data = tokenizer.data();
+  out.chat = !request.raw && !data.chat_template.empty();
+  std::string text = request.prompt;
+  if (out.chat) {
+    std::vector<ChatMessage> messages;
+    if (!request.system.empty()) messages.push_back({"system", request.system});
+    messages.push_back({"user", request.prompt});
+    text = apply_chat_template(data, messages, true);
+  }
+  auto ids = tokenizer.encode_checked(text, true, out.chat);
+  if (!ids) return ids.error();
+  if (ids->empty()) return fail("the prompt is empty after tokenization; give some text");
+  out.prompt_ids = std::move(ids.value());
+  if (out.prompt_ids.size() + request.max_tokens > config.context) {
+    return fail("the prompt (" + std::to_string(out.prompt_ids.size()) + " tokens) plus " +
+                std::to_string(request.max_tokens) + " new tokens exceeds the model's context of " +
+                std::to_string(config.context) + "; shorten the prompt or ask for fewer tokens");
+  }
+  return out;
+}
+
 }  // namespace
 
 Generator::Generator(Model model, Tokenizer tokenizer, std::size_t threads)
@@ -60,31 +89,10 @@ core::Result<std::unique_ptr<Generator>> Generator::load(const std::filesystem::
 
 core::Result<GenerateResult> Generator::generate(const GenerateRequest& request,
                                                  const std::function<void(std::string_view)>& on_piece) {
-  if (auto s = validate(request.sampling); !s) return s.error();
-  if (request.max_tokens == 0 || request.max_tokens > generate_tokens_max) {
-    return fail("max tokens must be in 1.." + std::to_string(generate_tokens_max));
-  }
   const std::lock_guard lock(mutex_);
-  GenerateResult out;
-  const TokenizerData& data = tokenizer_.data();
-  out.chat = !request.raw && !data.chat_template.empty();
-  std::string text = request.prompt;
-  if (out.chat) {
-    std::vector<ChatMessage> messages;
-    if (!request.system.empty()) messages.push_back({"system", request.system});
-    messages.push_back({"user", request.prompt});
-    text = apply_chat_template(data, messages, true);
-  }
-  auto ids = tokenizer_.encode_checked(text, true, out.chat);
-  if (!ids) return ids.error();
-  if (ids->empty()) return fail("the prompt is empty after tokenization; give some text");
-  out.prompt_ids = std::move(ids.value());
-  const std::size_t context = model_.config().context;
-  if (out.prompt_ids.size() + request.max_tokens > context) {
-    return fail("the prompt (" + std::to_string(out.prompt_ids.size()) + " tokens) plus " +
-                std::to_string(request.max_tokens) + " new tokens exceeds the model's context of " +
-                std::to_string(context) + "; shorten the prompt or ask for fewer tokens");
-  }
+  auto prepared = prepare(tokenizer_, model_.config(), request);
+  if (!prepared) return prepared.error();
+  GenerateResult out = std::move(prepared.value());
   Session session(model_, *pool_, out.prompt_ids.size() + request.max_tokens);
   Sampler sampler(request.sampling);
 
@@ -113,6 +121,75 @@ core::Result<GenerateResult> Generator::generate(const GenerateRequest& request,
     if (!logits) return logits.error();
   }
   out.decode_s = seconds_since(decode_start);
+  return out;
+}
+
+std::size_t BatchResult::decoded() const {
+  std::size_t n = 0;
+  for (const auto& s : sequences) n += s.decoded();
+  return n;
+}
+
+core::Result<BatchResult> Generator::generate_batch(const GenerateRequest& request, std::size_t batch) {
+  if (batch == 0 || batch > generate_batch_max) {
+    return fail("batch must be in 1.." + std::to_string(generate_batch_max) + " sequences");
+  }
+  if (request.logits_top_k > 0 || request.distribution_top_k > 0) {
+    return fail("per-step logits and the first-step distribution are one-sequence features; ask for batch 1");
+  }
+  const std::lock_guard lock(mutex_);
+  auto prepared = prepare(tokenizer_, model_.config(), request);
+  if (!prepared) return prepared.error();
+  BatchResult out;
+  out.sequences.assign(batch, std::move(prepared.value()));
+
+  // One prefill; its session (KV cache and logits) copied to every sequence: the prompt is the same.
+  std::vector<Session> sessions;
+  sessions.reserve(batch);
+  sessions.emplace_back(model_, *pool_, out.sequences[0].prompt_ids.size() + request.max_tokens);
+  const auto prefill_start = std::chrono::steady_clock::now();
+  if (auto logits = sessions[0].forward(out.sequences[0].prompt_ids); !logits) return logits.error();
+  out.prefill_s = seconds_since(prefill_start);
+  for (std::size_t i = 1; i < batch; ++i) sessions.push_back(sessions[0]);
+  std::vector<Sampler> samplers;
+  for (std::size_t i = 0; i < batch; ++i) {
+    SamplerConfig config = request.sampling;
+    config.seed += i;  // wraps: any seed is valid
+    samplers.emplace_back(config);
+  }
+
+  const auto decode_start = std::chrono::steady_clock::now();
+  std::vector<std::size_t> live(batch);  // the sequences still generating
+  for (std::size_t i = 0; i < batch; ++i) live[i] = i;
+  std::vector<Session*> step_sessions;
+  std::vector<std::int32_t> step_tokens;
+  while (!live.empty()) {
+    step_sessions.clear();
+    step_tokens.clear();
+    std::vector<std::size_t> still;
+    for (const std::size_t i : live) {
+      GenerateResult& seq = out.sequences[i];
+      const std::int32_t token = samplers[i].sample(sessions[i].logits());
+      seq.ids.push_back(token);
+      if (tokenizer_.is_end_of_generation(token)) {
+        seq.stopped = true;
+        continue;
+      }
+      seq.text += tokenizer_.token_piece(token);
+      if (seq.ids.size() == request.max_tokens) continue;
+      still.push_back(i);
+      step_sessions.push_back(&sessions[i]);
+      step_tokens.push_back(token);
+    }
+    live = std::move(still);
+    if (live.empty()) break;
+    if (auto s = Session::decode_batch(step_sessions, step_tokens); !s) return s.error();
+  }
+  out.decode_s = seconds_since(decode_start);
+  for (auto& seq : out.sequences) {
+    seq.prefill_s = out.prefill_s;
+    seq.decode_s = out.decode_s;
+  }
   return out;
 }
 

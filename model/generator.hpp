@@ -22,6 +22,7 @@
 namespace bf::model {
 
 inline constexpr std::size_t generate_tokens_max = 1U << 16;
+inline constexpr std::size_t generate_batch_max = 8;  // sequences decoded together by generate_batch
 
 struct GenerateRequest {
   std::string system;  // "" : the template's default system prompt
@@ -51,6 +52,13 @@ struct GenerateResult {
   [[nodiscard]] std::size_t decoded() const { return ids.empty() ? 0 : ids.size() - 1; }
 };
 
+// Several sequences of the same prompt decoded together (Generator::generate_batch).
+struct BatchResult {
+  std::vector<GenerateResult> sequences;  // text, ids and stop of each; prompt_ids and chat alike
+  double prefill_s = 0, decode_s = 0;     // the one prefill; the decode loop of all sequences
+  [[nodiscard]] std::size_t decoded() const;  // decode forward passes of all sequences together
+};
+
 class Generator {
  public:
   // Loads FILE (GGUF with tokenizer metadata) or a Hugging Face directory (Model::load_hf and
@@ -61,6 +69,13 @@ class Generator {
   // one request at a time (its pool and session are shared).
   core::Result<GenerateResult> generate(const GenerateRequest& request,
                                         const std::function<void(std::string_view)>& on_piece = {});
+
+  // `batch` sequences (1..generate_batch_max) of the same prompt: one prefill whose session is
+  // copied to each, then one Session::decode_batch per step, so each weight row is read once for
+  // all. Sequence i samples with seed + i (greedy at temperature 0). A sequence that ends with an
+  // end-of-generation id leaves the batch; the others go on. Not supported: the per-step logits and
+  // the first-step distribution (one-sequence features).
+  core::Result<BatchResult> generate_batch(const GenerateRequest& request, std::size_t batch);
 
   const Model& model() const { return model_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }

@@ -34,6 +34,18 @@ ta=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])' <<<"$a"
 tb=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"])' <<<"$b")
 if [[ -n "$ta" && "$ta" == "$tb" ]]; then pass; else fail "same seed gave different tokens: $ta vs $tb"; fi
 
+# --batch: three greedy sequences decoded together, each the one-sequence text; JSON fields.
+one=$("$bf" generate --model "$model" --threads 2 --max-tokens 8 --raw --json "The capital of France is" 2>/dev/null)
+three=$("$bf" generate --model "$model" --threads 2 --max-tokens 8 --raw --json --batch 3 "The capital of France is" 2>/dev/null)
+expect_rc "generate --batch 3" 0 $?
+check=$(python3 -c 'import json,sys
+one, three = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+texts = [s["text"] for s in three["sequences"]]
+ok = three["batch"] == 3 and texts == [one["text"]] * 3 and three["decode_tok_s"] > 0 and one["batch"] == 1
+print("ok" if ok else "batch %s, texts %r vs %r" % (three["batch"], texts, one["text"]))' "$one" "$three" 2>&1)
+if [[ "$check" == ok ]]; then pass; else fail "generate --batch 3: $check"; fi
+"$bf" generate --model "$model" --batch 9 "x" >/dev/null 2>&1; expect_rc "--batch 9" 2 $?
+
 "$bf" generate --model "$model" --top-p 0 "x" >/dev/null 2>&1; expect_rc "bad --top-p" 2 $?
 "$bf" generate --model /nonexistent.gguf "x" >/dev/null 2>&1; expect_rc "missing model" 2 $?
 "$bf" model info "$src/README.md" >/dev/null 2>&1; expect_rc "not a GGUF" 2 $?

@@ -4,13 +4,17 @@
 Reads the llama2.c v0 checkpoint stories260K.bin, greedy-decodes `steps` tokens from BOS (id 1),
 and writes JSON {"ids": [...], "logits": [[...] per step]} with logits rounded to 7 significant
 digits. Usage: stories260k.py CHECKPOINT OUT.json [--steps N]
+Timing mode (scripts/bench_model.py's "stories260K vs the numpy reference" table):
+  stories260k.py CHECKPOINT --bench [--steps N]   prints one JSON line of tokens/s
 Written from run.c's description (rmsnorm, RoPE over pairs (2i, 2i+1), grouped-query attention,
 SwiGLU, shared classifier); computes in float32 like run.c.
 """
 import argparse
 import json
+import statistics
 import struct
 import sys
+import time
 
 import numpy as np
 
@@ -100,13 +104,57 @@ def forward(cfg, p, token, pos, kcache, vcache):
     return p["wcls"] @ x
 
 
+def bench(cfg, p, steps, prefill_lengths=(128, 512), repeats=3):
+    """Tokens/s of forward() as it is: run.c has no batched path, so a prompt of n tokens goes
+    through one token at a time ("prefill" here is n single-token steps over the fixed ids
+    1 + (i * 37) mod 500, bench/model_bench.cpp's); decode is `steps` greedy steps from BOS on an
+    empty cache. Each figure is the median of `repeats` runs."""
+    def caches():
+        k = np.zeros((cfg["layers"], cfg["seq_len"], cfg["kv_dim"]), dtype=np.float32)
+        return k, np.zeros_like(k)
+
+    result = {"runtime": "numpy reference (tests/reference/stories260k.py, run.c's algorithm)",
+              "prefill": "token by token (no batched path)"}
+    for n in prefill_lengths:
+        if n > cfg["seq_len"]:
+            raise SystemExit(f"stories260k.py: prefill {n} exceeds the context of {cfg['seq_len']}")
+        ids = [1 + (i * 37) % 500 for i in range(n)]
+        times = []
+        for _ in range(repeats):
+            kcache, vcache = caches()
+            start = time.perf_counter()
+            for pos, token in enumerate(ids):
+                forward(cfg, p, token, pos, kcache, vcache)
+            times.append(time.perf_counter() - start)
+        result[f"prefill_{n}_tok_s"] = n / statistics.median(times)
+    times = []
+    for _ in range(repeats):
+        kcache, vcache = caches()
+        token = 1
+        start = time.perf_counter()
+        for pos in range(steps):
+            token = int(np.argmax(forward(cfg, p, token, pos, kcache, vcache)))
+        times.append(time.perf_counter() - start)
+    result["decode_tok_s"] = steps / statistics.median(times)
+    result["decode_steps"] = steps
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
-    ap.add_argument("out")
+    ap.add_argument("out", nargs="?")
     ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--bench", action="store_true", help="print tokens/s (JSON) instead of writing OUT.json")
     args = ap.parse_args()
+    if not 1 <= args.steps <= 512:
+        ap.error("--steps must be in 1..512 (the model's context)")
+    if args.out is None and not args.bench:
+        ap.error("give OUT.json, or --bench")
     cfg, p = load(args.checkpoint)
+    if args.bench:
+        print(json.dumps(bench(cfg, p, args.steps)))
+        return 0
     kcache = np.zeros((cfg["layers"], cfg["seq_len"], cfg["kv_dim"]), dtype=np.float32)
     vcache = np.zeros_like(kcache)
     token = 1  # BOS
