@@ -11,7 +11,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
@@ -30,6 +29,7 @@
 #include "runtime/http_api.hpp"
 #include "runtime/membership_file.hpp"
 #include "runtime/net.hpp"
+#include "runtime/process_common.hpp"
 #include "runtime/producer.hpp"
 #include "core/reputation.hpp"
 
@@ -148,7 +148,7 @@ class Head {
         links_(endpoints_.size()),
         acceptor_(io_),
         tick_timer_(io_),
-        signals_(io_, SIGINT, SIGTERM),
+        signals_(io_),
         started_(Clock::now()) {}
 
   int run() {
@@ -173,21 +173,14 @@ class Head {
     }
     log_line("http listening on " + net::endpoint_text(server_->local_endpoint()) + ", log " +
              options_.log_dir.string() + ", " + std::to_string(endpoints_.size()) + " workers");
-    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-      if (!ec) stop(signal);
-    });
+    signals_.wait([this](int signal) { stop(signal); });
     if (!options_.listen.empty()) {
       auto at = net::parse_endpoint(options_.listen);
       if (!at) {
         log_line("--listen: " + at.error().message);
         return 2;
       }
-      boost::system::error_code ec;
-      acceptor_.open(at->protocol(), ec);
-      if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) acceptor_.bind(*at, ec);
-      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
+      if (const auto ec = process::listen_on(acceptor_, *at)) {
         log_line("cannot listen on " + options_.listen + ": " + ec.message() + "; pick a free port with --listen");
         return 2;
       }
@@ -245,12 +238,7 @@ class Head {
       if (link.channel) link.channel->close("head shutting down");
     }
     tick_timer_.cancel();
-    // Let the Goodbyes go out, then stop the loop.
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-    timer->async_wait([this, timer](const boost::system::error_code&) {
-      log_line("stopped; " + std::to_string(queries_done_) + " queries answered");
-      io_.stop();
-    });
+    process::stop_after_grace(io_, [this] { log_line("stopped; " + std::to_string(queries_done_) + " queries answered"); });
   }
 
   // ---- connections to workers ----
@@ -722,7 +710,7 @@ class Head {
   tcp::acceptor acceptor_;
   std::uint32_t handshakes_ = 0;
   asio::steady_timer tick_timer_;
-  asio::signal_set signals_;
+  process::StopSignals signals_;
   Clock::time_point started_;
   std::shared_ptr<http::Server> server_;
   std::map<QueryHandle, std::shared_ptr<Waiter>> waiters_;
@@ -820,37 +808,33 @@ std::filesystem::path find_manifest() {
 }
 
 int run_head(const HeadOptions& options) {
-  auto key = read_key_file(options.key_file);
-  if (!key) {
-    log_line(key.error().message);
+  auto files = process::read_key_and_membership(options.key_file, options.membership_file, log_line);
+  if (!files) {
+    log_line(files.error().message);
     return 2;
   }
-  if (!key->warning.empty()) log_line(key->warning);
-  auto membership = read_membership_file(options.membership_file);
-  if (!membership) {
-    log_line(membership.error().message);
-    return 2;
-  }
-  if (membership->record.head_key != key->key.public_key) {
+  auto& key = files->key;
+  auto& membership = files->membership;
+  if (membership.record.head_key != key.public_key) {
     log_line("the key " + options.key_file.string() + " is not this membership's head key; give the head's key file");
     return 2;
   }
   std::vector<std::optional<tcp::endpoint>> endpoints;
-  for (std::size_t w = 0; w < membership->record.workers.size(); ++w) {
-    const std::string address = w < membership->addresses.size() ? membership->addresses[w] : "";
+  for (std::size_t w = 0; w < membership.record.workers.size(); ++w) {
+    const std::string address = w < membership.addresses.size() ? membership.addresses[w] : "";
     if (address.empty() && !options.listen.empty()) {
       endpoints.emplace_back();  // it dials in
       continue;
     }
     if (address.empty()) {
-      log_line("worker '" + membership->record.workers[w].id +
+      log_line("worker '" + membership.record.workers[w].id +
                "' has no \"address\" in the membership; add \"address\": \"host:port\" (butterfly cluster start "
                "writes them), or start the head with --listen HOST:PORT and the worker with --head HOST:PORT");
       return 2;
     }
     auto ep = net::parse_endpoint(address);
     if (!ep) {
-      log_line("worker '" + membership->record.workers[w].id + "': " + ep.error().message);
+      log_line("worker '" + membership.record.workers[w].id + "': " + ep.error().message);
       return 2;
     }
     endpoints.push_back(*ep);
@@ -861,14 +845,14 @@ int run_head(const HeadOptions& options) {
     log_line("cannot create the log directory " + options.log_dir.string() + ": " + ec.message());
     return 2;
   }
-  auto resume = resume_chain(options.log_dir, membership->digest);
+  auto resume = resume_chain(options.log_dir, membership.digest);
   if (!resume) {
     log_line(resume.error().message);
     return 2;
   }
   HeadConfig config;
-  config.membership = membership.value();
-  config.head_key = key->key;
+  config.membership = membership;
+  config.head_key = key;
   config.rounds_max = options.rounds_max;
   config.round_timeout_ms = options.round_timeout_ms;
   config.next_sequence = resume->next_sequence;

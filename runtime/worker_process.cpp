@@ -10,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,6 +22,7 @@
 #include "runtime/answer_model.hpp"
 #include "runtime/membership_file.hpp"
 #include "runtime/net.hpp"
+#include "runtime/process_common.hpp"
 #include "runtime/worker_logic.hpp"
 
 namespace bf::runtime {
@@ -45,7 +45,7 @@ class Worker {
         model_(std::move(model)),
         pool_(options_.model_threads),
         acceptor_(io_),
-        signals_(io_, SIGINT, SIGTERM),
+        signals_(io_),
         listen_(listen),
         head_(head),
         started_(Clock::now()) {}
@@ -53,12 +53,7 @@ class Worker {
   int run() {
     const std::string byz = options_.byzantine == "none" ? std::string{} : ", byzantine " + options_.byzantine;
     if (listen_) {
-      boost::system::error_code ec;
-      acceptor_.open(listen_->protocol(), ec);
-      if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) acceptor_.bind(*listen_, ec);
-      if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
+      if (const auto ec = process::listen_on(acceptor_, *listen_)) {
         log("cannot listen on " + net::endpoint_text(*listen_) + ": " + ec.message() + "; pick a free port with --listen");
         return 2;
       }
@@ -69,9 +64,7 @@ class Worker {
       log("dialling the head at " + net::endpoint_text(*head_) + ", model " + model_->describe() + byz);
       asio::co_spawn(io_, dial_loop(*head_), asio::detached);
     }
-    signals_.async_wait([this](const boost::system::error_code& e, int signal) {
-      if (!e) stop(signal);
-    });
+    signals_.wait([this](int signal) { stop(signal); });
     io_.run();
     pool_.stop();  // queued model runs are dropped; a running one ends by its timeout
     pool_.join();
@@ -95,11 +88,7 @@ class Worker {
     boost::system::error_code ec;
     acceptor_.close(ec);
     if (channel_) channel_->close("worker shutting down");
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-    timer->async_wait([this, timer](const boost::system::error_code&) {
-      log("stopped");
-      io_.stop();
-    });
+    process::stop_after_grace(io_, [this] { log("stopped"); });
   }
 
   asio::awaitable<void> accept_loop() {
@@ -288,7 +277,7 @@ class Worker {
   asio::io_context io_;
   asio::thread_pool pool_;
   tcp::acceptor acceptor_;
-  asio::signal_set signals_;
+  process::StopSignals signals_;
   std::optional<tcp::endpoint> listen_;
   std::optional<tcp::endpoint> head_;
   Clock::time_point started_;
@@ -315,31 +304,27 @@ WorkerOptions apply_specialist(WorkerOptions options, const Specialist& speciali
 int run_worker(const WorkerOptions& given) {
   WorkerOptions options = given;  // the specialist's settings are filled in once this worker is known
   ::signal(SIGPIPE, SIG_IGN);  // a script model that exits early must not kill the worker
-  auto key = read_key_file(options.key_file);
-  if (!key) {
-    log_plain(key.error().message);
+  auto files = process::read_key_and_membership(options.key_file, options.membership_file, log_plain);
+  if (!files) {
+    log_plain(files.error().message);
     return 2;
   }
-  if (!key->warning.empty()) log_plain(key->warning);
-  auto membership = read_membership_file(options.membership_file);
-  if (!membership) {
-    log_plain(membership.error().message);
-    return 2;
-  }
+  const auto& key = files->key;
+  const auto& membership = files->membership;
   std::optional<core::WorkerIndex> self;
-  for (std::size_t i = 0; i < membership->record.workers.size(); ++i) {
-    if (membership->record.workers[i].key == key->key.public_key) self = static_cast<core::WorkerIndex>(i);
+  for (std::size_t i = 0; i < membership.record.workers.size(); ++i) {
+    if (membership.record.workers[i].key == key.public_key) self = static_cast<core::WorkerIndex>(i);
   }
   if (!self) {
     log_plain("the key " + options.key_file.string() + " is not a worker key of " + options.membership_file.string() +
               "; give this worker's own key file");
     return 2;
   }
-  if (*self < membership->specialists.size() && !membership->specialists[*self].name.empty()) {
-    options = apply_specialist(options, membership->specialists[*self]);
+  if (*self < membership.specialists.size() && !membership.specialists[*self].name.empty()) {
+    options = apply_specialist(options, membership.specialists[*self]);
     char temperature[32];
     std::snprintf(temperature, sizeof temperature, "%.2f", static_cast<double>(options.temperature));
-    log_plain("specialist " + membership->specialists[*self].name + " (from the membership): temperature " +
+    log_plain("specialist " + membership.specialists[*self].name + " (from the membership): temperature " +
               temperature + ", seed " + std::to_string(options.seed) +
               (options.system_prompt_given ? ", system prompt from --system" : ""));
   }
@@ -359,7 +344,7 @@ int run_worker(const WorkerOptions& given) {
     head = *ep;
   }
   std::string listen = options.listen;
-  if (listen.empty() && !head && *self < membership->addresses.size()) listen = membership->addresses[*self];
+  if (listen.empty() && !head && *self < membership.addresses.size()) listen = membership.addresses[*self];
   if (listen.empty() && !head) {
     log_plain("no --listen, no --head and no address for this worker in the membership; give --listen HOST:PORT "
               "(the head dials this worker) or --head HOST:PORT (this worker dials a head started with --listen)");
@@ -390,8 +375,8 @@ int run_worker(const WorkerOptions& given) {
     return 2;
   }
   WorkerConfig config;
-  config.membership = membership.value();
-  config.key = key->key;
+  config.membership = membership;
+  config.key = key;
   config.self = *self;
   config.byzantine = *kind;
   config.seed = options.seed;
