@@ -1,6 +1,9 @@
 #include "runtime/membership_file.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cassert>
+#include <charconv>
 #include <set>
 
 namespace bf::runtime {
@@ -29,6 +32,20 @@ Result<Specialist> specialist_from_json(const nlohmann::json& j, const std::stri
 }
 
 }  // namespace
+
+double temperature_for_json(float temperature) {
+  // JSON numbers are doubles: the float itself would be written 0.20000000298023224 for 0.2F. The
+  // float's shortest decimal form (to_chars) read as a double is written 0.2 and narrows back to
+  // the same float.
+  std::array<char, 64> text{};
+  const auto written = std::to_chars(text.data(), text.data() + text.size(), temperature);
+  assert(written.ec == std::errc{});  // 64 characters hold any float
+  double value = 0;
+  const auto read = std::from_chars(text.data(), written.ptr, value);
+  assert(read.ec == std::errc{} && read.ptr == written.ptr);
+  (void)read;
+  return value;
+}
 
 Result<Membership> membership_from_record(core::cert::MembershipRecord record) {
   auto canonical = core::cert::encode_membership(record);
@@ -136,7 +153,7 @@ nlohmann::json membership_json(const Membership& m) {
     if (i < m.addresses.size() && !m.addresses[i].empty()) entry["address"] = m.addresses[i];
     if (i < m.specialists.size() && !m.specialists[i].name.empty()) {
       const Specialist& sp = m.specialists[i];
-      entry["specialist"] = {{"name", sp.name}, {"system", sp.system_prompt}, {"temperature", sp.temperature}, {"seed", sp.seed}};
+      entry["specialist"] = {{"name", sp.name}, {"system", sp.system_prompt}, {"temperature", temperature_for_json(sp.temperature)}, {"seed", sp.seed}};
     }
     workers.push_back(std::move(entry));
   }

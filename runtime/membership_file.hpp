@@ -27,6 +27,9 @@ struct Specialist {
 inline constexpr std::size_t specialist_name_bytes_max = 64;
 inline constexpr std::size_t specialist_system_bytes_max = 4096;
 inline constexpr float specialist_temperature_max = 2.0F;
+// The temperature as membership_json writes it: the float's shortest decimal form as a double,
+// so 0.2F is written 0.2 (not 0.20000000298023224) and reads back as the same float.
+double temperature_for_json(float temperature);
 
 struct Membership {
   core::cert::MembershipRecord record;
