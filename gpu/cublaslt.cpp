@@ -32,18 +32,9 @@ cudaDataType_t cuda_type(DataType type) {
   return CUDA_R_32F;
 }
 
-struct DescDeleter {
-  void operator()(cublasLtMatmulDesc_t d) const { (void)cublasLtMatmulDescDestroy(d); }
-};
-struct LayoutDeleter {
-  void operator()(cublasLtMatrixLayout_t l) const { (void)cublasLtMatrixLayoutDestroy(l); }
-};
-struct PreferenceDeleter {
-  void operator()(cublasLtMatmulPreference_t p) const { (void)cublasLtMatmulPreferenceDestroy(p); }
-};
-using Desc = std::unique_ptr<std::remove_pointer_t<cublasLtMatmulDesc_t>, DescDeleter>;
-using Layout = std::unique_ptr<std::remove_pointer_t<cublasLtMatrixLayout_t>, LayoutDeleter>;
-using Preference = std::unique_ptr<std::remove_pointer_t<cublasLtMatmulPreference_t>, PreferenceDeleter>;
+using Desc = Owned<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
+using Layout = Owned<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
+using Preference = Owned<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
 
 std::string describe(const MatmulShape& s) {
   return "[m, n, k]=" + shape_string({s.m, s.n, s.k}) + " " + data_type_name(s.input) + " -> " +
@@ -72,37 +63,15 @@ Result<BlasLt> BlasLt::create(void* workspace, std::size_t workspace_bytes) {
     return invalid("BlasLt::create: give both a workspace and its size, or neither");
   }
   BlasLt blas;
-  BF_CUBLAS_CHECK(cublasLtCreate(&blas.handle_), "");
+  BF_CUBLAS_CHECK(cublasLtCreate(blas.handle_.out()), "");
   blas.workspace_ = workspace;
   blas.workspace_bytes_ = workspace_bytes;
   return blas;
 }
 
-BlasLt::BlasLt(BlasLt&& other) noexcept
-    : handle_(other.handle_),
-      workspace_(other.workspace_),
-      workspace_bytes_(other.workspace_bytes_),
-      plans_(std::move(other.plans_)) {
-  other.handle_ = nullptr;
-}
-
-BlasLt& BlasLt::operator=(BlasLt&& other) noexcept {
-  if (this != &other) {
-    plans_.clear();
-    if (handle_ != nullptr) (void)cublasLtDestroy(handle_);
-    handle_ = other.handle_;
-    workspace_ = other.workspace_;
-    workspace_bytes_ = other.workspace_bytes_;
-    plans_ = std::move(other.plans_);
-    other.handle_ = nullptr;
-  }
-  return *this;
-}
-
-BlasLt::~BlasLt() {
-  plans_.clear();  // descriptors before the handle
-  if (handle_ != nullptr) (void)cublasLtDestroy(handle_);
-}
+BlasLt::BlasLt(BlasLt&&) noexcept = default;
+BlasLt& BlasLt::operator=(BlasLt&&) noexcept = default;  // plans_ first (cublaslt.hpp)
+BlasLt::~BlasLt() { plans_.clear(); }  // descriptors before the handle
 
 std::size_t BlasLt::cached_plans() const noexcept { return plans_.size(); }
 
@@ -123,7 +92,7 @@ Result<const BlasLt::Plan*> BlasLt::plan_for(const MatmulShape& s) {
   auto plan = std::make_unique<Plan>();
   cublasLtMatmulDesc_t op = nullptr;
   BF_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), shape);
-  plan->op.reset(op);
+  plan->op = Desc(op);
   const cublasOperation_t transpose = CUBLAS_OP_T;
   const cublasOperation_t keep = CUBLAS_OP_N;
   BF_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose),
@@ -149,7 +118,7 @@ Result<const BlasLt::Plan*> BlasLt::plan_for(const MatmulShape& s) {
                   shape);
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  BF_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, op, plan->a.get(), plan->b.get(), plan->d.get(),
+  BF_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.get(), op, plan->a.get(), plan->b.get(), plan->d.get(),
                                                  plan->d.get(), raw_preference, 1, &result, &found),
                   shape);
   if (found == 0) {
@@ -168,7 +137,7 @@ Status BlasLt::linear(const MatmulShape& shape, const void* x, const void* w, vo
   const Plan& p = **plan;
   const float alpha = 1.0f;
   const float beta = 0.0f;
-  BF_CUBLAS_CHECK(cublasLtMatmul(handle_, p.op.get(), &alpha, w, p.a.get(), x, p.b.get(), &beta, y, p.d.get(), y,
+  BF_CUBLAS_CHECK(cublasLtMatmul(handle_.get(), p.op.get(), &alpha, w, p.a.get(), x, p.b.get(), &beta, y, p.d.get(), y,
                                  p.d.get(), &p.algo, workspace_, workspace_bytes_, stream),
                   describe(shape));
   return Ok{};

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "gpu/error.hpp"
+#include "gpu/owned.hpp"
 
 namespace bf::gpu {
 
@@ -55,10 +56,12 @@ class BlasLt {
   BlasLt() = default;
   Result<const Plan*> plan_for(const MatmulShape& shape);
 
-  cublasLtHandle_t handle_ = nullptr;
+  // plans_ before handle_, so that the (defaulted) move assignment drops the old plans' descriptors
+  // before the handle they were made with; the destructor clears plans_ first for the same reason.
+  std::map<MatmulShape, std::unique_ptr<Plan>> plans_;
+  Owned<cublasLtHandle_t, cublasLtDestroy> handle_;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
-  std::map<MatmulShape, std::unique_ptr<Plan>> plans_;
 };
 
 }  // namespace bf::gpu

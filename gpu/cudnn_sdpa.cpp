@@ -15,29 +15,7 @@ namespace bf::gpu {
 namespace {
 
 // One backend descriptor, destroyed with its owner.
-class Descriptor {
- public:
-  Descriptor() = default;
-  explicit Descriptor(cudnnBackendDescriptor_t raw) noexcept : raw_(raw) {}
-  Descriptor(Descriptor&& other) noexcept : raw_(other.raw_) { other.raw_ = nullptr; }
-  Descriptor& operator=(Descriptor&& other) noexcept {
-    if (this != &other) {
-      if (raw_ != nullptr) (void)cudnnBackendDestroyDescriptor(raw_);
-      raw_ = other.raw_;
-      other.raw_ = nullptr;
-    }
-    return *this;
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (raw_ != nullptr) (void)cudnnBackendDestroyDescriptor(raw_);
-  }
-  [[nodiscard]] cudnnBackendDescriptor_t get() const noexcept { return raw_; }
-
- private:
-  cudnnBackendDescriptor_t raw_ = nullptr;
-};
+using Descriptor = Owned<cudnnBackendDescriptor_t, cudnnBackendDestroyDescriptor>;
 
 // Tensor unique ids of the graph's inputs and outputs (virtual tensors count up from 100).
 enum : std::int64_t { id_q = 1, id_k = 2, id_v = 3, id_out = 4, id_scale = 5, id_lengths = 6, id_masked = 7 };
@@ -327,38 +305,16 @@ void build_graph(GraphBuilder& g, const SdpaShape& s) {
 
 Result<Sdpa> Sdpa::create(cudaStream_t stream, void* workspace, std::size_t workspace_bytes) {
   Sdpa sdpa;
-  BF_CUDNN_CHECK(cudnnCreate(&sdpa.handle_), "");
-  BF_CUDNN_CHECK(cudnnSetStream(sdpa.handle_, stream), "");
+  BF_CUDNN_CHECK(cudnnCreate(sdpa.handle_.out()), "");
+  BF_CUDNN_CHECK(cudnnSetStream(sdpa.handle_.get(), stream), "");
   sdpa.workspace_ = workspace;
   sdpa.workspace_bytes_ = workspace_bytes;
   return sdpa;
 }
 
-Sdpa::Sdpa(Sdpa&& other) noexcept
-    : handle_(other.handle_),
-      workspace_(other.workspace_),
-      workspace_bytes_(other.workspace_bytes_),
-      plans_(std::move(other.plans_)) {
-  other.handle_ = nullptr;
-}
-
-Sdpa& Sdpa::operator=(Sdpa&& other) noexcept {
-  if (this != &other) {
-    plans_.clear();
-    if (handle_ != nullptr) (void)cudnnDestroy(handle_);
-    handle_ = other.handle_;
-    workspace_ = other.workspace_;
-    workspace_bytes_ = other.workspace_bytes_;
-    plans_ = std::move(other.plans_);
-    other.handle_ = nullptr;
-  }
-  return *this;
-}
-
-Sdpa::~Sdpa() {
-  plans_.clear();  // descriptors before the handle
-  if (handle_ != nullptr) (void)cudnnDestroy(handle_);
-}
+Sdpa::Sdpa(Sdpa&&) noexcept = default;
+Sdpa& Sdpa::operator=(Sdpa&&) noexcept = default;  // plans_ first (cudnn_sdpa.hpp)
+Sdpa::~Sdpa() { plans_.clear(); }  // descriptors before the handle
 
 std::size_t Sdpa::cached_plans() const noexcept { return plans_.size(); }
 
@@ -386,7 +342,7 @@ Result<Sdpa::Plan*> Sdpa::plan_for(const SdpaShape& s) {
                    " beyond the cache limit of " + std::to_string(sdpa_plans_max));
   }
   auto plan = std::make_unique<Plan>();
-  GraphBuilder g(handle_, describe(s), plan->keep);
+  GraphBuilder g(handle_.get(), describe(s), plan->keep);
   build_graph(g, s);
   g.plan(*plan);
   if (g.error()) return *g.error();
@@ -431,7 +387,7 @@ Status Sdpa::run(const SdpaShape& s, const std::uint16_t* q, const std::uint16_t
   BF_CUDNN_CHECK(cudnnBackendSetAttribute(raw, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace),
                  shape);
   BF_CUDNN_CHECK(cudnnBackendFinalize(raw), shape);
-  BF_CUDNN_CHECK(cudnnBackendExecute(handle_, plan.plan.get(), raw), shape);
+  BF_CUDNN_CHECK(cudnnBackendExecute(handle_.get(), plan.plan.get(), raw), shape);
   return Ok{};
 }
 

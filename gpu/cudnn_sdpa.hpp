@@ -26,6 +26,7 @@
 #include <tuple>
 
 #include "gpu/error.hpp"
+#include "gpu/owned.hpp"
 
 namespace bf::gpu {
 
@@ -75,10 +76,12 @@ class Sdpa {
   Sdpa() = default;
   Result<Plan*> plan_for(const SdpaShape& shape);
 
-  cudnnHandle_t handle_ = nullptr;
+  // plans_ before handle_, so that the (defaulted) move assignment drops the old plans' descriptors
+  // before the handle they were made with; the destructor clears plans_ first for the same reason.
+  std::map<SdpaShape, std::unique_ptr<Plan>> plans_;
+  Owned<cudnnHandle_t, cudnnDestroy> handle_;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
-  std::map<SdpaShape, std::unique_ptr<Plan>> plans_;
 };
 
 }  // namespace bf::gpu

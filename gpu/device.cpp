@@ -103,23 +103,12 @@ Result<Stream> Stream::create() {
   return Stream(s);
 }
 
-Stream::Stream(Stream&& other) noexcept : stream_(other.stream_) { other.stream_ = nullptr; }
-
-Stream& Stream::operator=(Stream&& other) noexcept {
-  if (this != &other) {
-    if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
-    stream_ = other.stream_;
-    other.stream_ = nullptr;
-  }
-  return *this;
-}
-
-Stream::~Stream() {
-  if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
-}
+Stream::Stream(Stream&&) noexcept = default;
+Stream& Stream::operator=(Stream&&) noexcept = default;
+Stream::~Stream() = default;
 
 Status Stream::synchronize() const {
-  BF_CUDA_CHECK(cudaStreamSynchronize(stream_), "");
+  BF_CUDA_CHECK(cudaStreamSynchronize(stream_.get()), "");
   return Ok{};
 }
 

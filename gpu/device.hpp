@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gpu/error.hpp"
+#include "gpu/owned.hpp"
 
 namespace bf::gpu {
 
@@ -62,12 +63,12 @@ class Stream {
   Stream& operator=(const Stream&) = delete;
   ~Stream();
 
-  [[nodiscard]] cudaStream_t get() const noexcept { return stream_; }
+  [[nodiscard]] cudaStream_t get() const noexcept { return stream_.get(); }
   Status synchronize() const;
 
  private:
   explicit Stream(cudaStream_t stream) noexcept : stream_(stream) {}
-  cudaStream_t stream_ = nullptr;
+  Owned<cudaStream_t, cudaStreamDestroy> stream_;
 };
 
 // One cudaMalloc; allocate() bumps an offset (aligned), reset() frees everything at once.
