@@ -33,36 +33,44 @@ struct Loaded {
   std::string why_absent;
 };
 
-const Loaded& stories() {
-  static const Loaded l = [] {
-    Loaded out;
-    const char* env = std::getenv("BUTTERFLY_SOURCE_DIR");
-    const auto path = bm::stories260k_path(env != nullptr ? env : BUTTERFLY_SOURCE_DIR);
-    if (!path) {
-      out.why_absent = "stories260K.bin not found (set BUTTERFLY_STORIES260K)";
-      return out;
-    }
-    auto m = bm::Model::load_llama2c(*path);
-    if (m) out.model.emplace(std::move(m.value())); else out.why_absent = m.error().message;
+// find(source tree) locates the model's file, load(path) reads it; `absent` says why when there is
+// no file.
+Loaded load_model(const auto& find, const auto& load, const char* absent) {
+  Loaded out;
+  const char* env = std::getenv("BUTTERFLY_SOURCE_DIR");
+  const auto path = find(env != nullptr ? env : BUTTERFLY_SOURCE_DIR);
+  if (!path) {
+    out.why_absent = absent;
     return out;
-  }();
+  }
+  auto m = load(*path);
+  if (m) out.model.emplace(std::move(m.value())); else out.why_absent = m.error().message;
+  return out;
+}
+
+const Loaded& stories() {
+  static const Loaded l = load_model(bm::stories260k_path, bm::Model::load_llama2c,
+                                     "stories260K.bin not found (set BUTTERFLY_STORIES260K)");
   return l;
 }
 
 const Loaded& smollm2() {
-  static const Loaded l = [] {
-    Loaded out;
-    const char* env = std::getenv("BUTTERFLY_SOURCE_DIR");
-    const auto path = bm::smollm2_path(env != nullptr ? env : BUTTERFLY_SOURCE_DIR);
-    if (!path) {
-      out.why_absent = "SmolLM2 GGUF absent: run scripts/fetch-model (or set BUTTERFLY_MODELS)";
-      return out;
-    }
-    auto m = bm::Model::load_gguf(*path);
-    if (m) out.model.emplace(std::move(m.value())); else out.why_absent = m.error().message;
-    return out;
-  }();
+  static const Loaded l = load_model(bm::smollm2_path, bm::Model::load_gguf,
+                                     "SmolLM2 GGUF absent: run scripts/fetch-model (or set BUTTERFLY_MODELS)");
   return l;
+}
+
+// A benchmark whose model is absent is skipped with the reason.
+bool skipped_absent(benchmark::State& state, const Loaded& l) {
+  if (!l.model) state.SkipWithError(l.why_absent.c_str());
+  return !l.model;
+}
+
+// tokens_per_s counts `tokens_per_iteration` (every sequence's) per second of real time.
+void count_tokens(benchmark::State& state, std::size_t tokens_per_iteration, const bm::ThreadPool& pool) {
+  state.counters["tokens_per_s"] =
+      benchmark::Counter(static_cast<double>(tokens_per_iteration * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["threads"] = static_cast<double>(pool.size());
 }
 
 std::vector<std::int32_t> prompt(std::size_t n) {
@@ -72,10 +80,7 @@ std::vector<std::int32_t> prompt(std::size_t n) {
 }
 
 void prefill(benchmark::State& state, const Loaded& l) {
-  if (!l.model) {
-    state.SkipWithError(l.why_absent.c_str());
-    return;
-  }
+  if (skipped_absent(state, l)) return;
   const auto n = static_cast<std::size_t>(state.range(0));
   bm::ThreadPool pool(bench_threads());
   bm::Session session(*l.model, pool, n);
@@ -85,17 +90,13 @@ void prefill(benchmark::State& state, const Loaded& l) {
     auto out = session.forward(ids);
     benchmark::DoNotOptimize(out);
   }
-  state.counters["tokens_per_s"] = benchmark::Counter(static_cast<double>(n * state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["threads"] = static_cast<double>(pool.size());
+  count_tokens(state, n, pool);
 }
 
 // Decode: one token at a time from an empty cache up to `n` positions, so attention lengths
 // average n / 2.
 void decode(benchmark::State& state, const Loaded& l) {
-  if (!l.model) {
-    state.SkipWithError(l.why_absent.c_str());
-    return;
-  }
+  if (skipped_absent(state, l)) return;
   const auto n = static_cast<std::size_t>(state.range(0));
   bm::ThreadPool pool(bench_threads());
   bm::Session session(*l.model, pool, n);
@@ -107,17 +108,13 @@ void decode(benchmark::State& state, const Loaded& l) {
       benchmark::DoNotOptimize(out);
     }
   }
-  state.counters["tokens_per_s"] = benchmark::Counter(static_cast<double>(n * state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["threads"] = static_cast<double>(pool.size());
+  count_tokens(state, n, pool);
 }
 
 // Decode of `batch` sequences together (Session::decode_batch), 64 steps each from an empty cache;
 // tokens_per_s counts the tokens of all sequences.
 void decode_batched(benchmark::State& state, const Loaded& l) {
-  if (!l.model) {
-    state.SkipWithError(l.why_absent.c_str());
-    return;
-  }
+  if (skipped_absent(state, l)) return;
   const auto batch = static_cast<std::size_t>(state.range(0));
   constexpr std::size_t steps = 64;
   bm::ThreadPool pool(bench_threads());
@@ -135,9 +132,7 @@ void decode_batched(benchmark::State& state, const Loaded& l) {
       benchmark::DoNotOptimize(st);
     }
   }
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(steps * batch * state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["threads"] = static_cast<double>(pool.size());
+  count_tokens(state, steps * batch, pool);
 }
 
 void BM_model_prefill_stories260k(benchmark::State& s) { prefill(s, stories()); }

@@ -122,6 +122,16 @@ Reply reply_of(const QueryRecord& r, Clock::time_point t0) {
   return out;
 }
 
+// The earliest finish among the replies to queries sent at or after `from_s` that satisfy `pred`
+// (replies arrive out of order, so the first in the list need not be the first to finish).
+std::optional<double> first_reply(const std::vector<Reply>& replies, double from_s, const std::function<bool(const Reply&)>& pred) {
+  std::optional<double> first;
+  for (const auto& r : replies) {
+    if (r.sched_s >= from_s && pred(r) && (!first || r.done_s < *first)) first = r.done_s;
+  }
+  return first;
+}
+
 // ---- the head's view over time ----
 
 struct WorkerView {
@@ -143,6 +153,7 @@ struct Sample {
     }
     return sum;
   }
+  [[nodiscard]] bool byzantine_detected() const { return detected(byzantine_detections) > 0; }
 };
 
 // Polls GET /v1/status and /metrics every poll_period_us on its own thread and keeps each change.
@@ -468,6 +479,16 @@ void print_audit(const Audit& a) {
             << (a.ok ? "all verify and match the replies" : "FAILED: " + a.problem) << "\n";
 }
 
+// What every scenario under load reports after its run, in this order: the head's detections
+// and the audit of the cluster's certificates against the replies.
+std::pair<json, Audit> detections_and_audit(const fs::path& dir, const Run& run) {
+  json detections = detections_during(run.samples);
+  std::cout << "    head detections during the run: " << detections_text(detections) << "\n";
+  Audit audit = audit_cluster(dir, run.replies);
+  print_audit(audit);
+  return {std::move(detections), std::move(audit)};
+}
+
 // ---- scenario A: a crash ----
 
 struct Outcome {  // a scenario's JSON and whether it met what Butterfly guarantees
@@ -516,10 +537,7 @@ Outcome scenario_a(const Settings& s, const fs::path& work) {
   }, rejoined);
   const auto detected = first_time(run.samples, t_kill, [](const Sample& x) { return x.workers.size() > victim && !x.workers[victim].connected; });
   const auto back = first_time(run.samples, t_restart, rejoined);
-  std::optional<double> first_decided;  // the first query sent after the kill that was decided
-  for (const auto& r : run.replies) {
-    if (r.sched_s >= t_kill && r.decided() && (!first_decided || r.done_s < *first_decided)) first_decided = r.done_s;
-  }
+  const auto first_decided = first_reply(run.replies, t_kill, &Reply::decided);
   if (detected) run.events.push_back({*detected, "head shows worker 2 disconnected"});
   if (back) run.events.push_back({*back, "worker 2 connected and eligible again"});
   const std::vector<PhaseStats> phases = {phase_stats("before (4 workers)", run.replies, 0, t_kill, run.length_s),
@@ -530,10 +548,7 @@ Outcome scenario_a(const Settings& s, const fs::path& work) {
              rejoin_ms = ms_or_null(t_restart, back);
   std::cout << "    detection " << ms_text(detection_ms) << ", first decided answer after the kill " << ms_text(recovery_ms)
             << ", rejoin after the restart " << ms_text(rejoin_ms) << "\n";
-  const json detections = detections_during(run.samples);
-  std::cout << "    head detections during the run: " << detections_text(detections) << "\n";
-  const Audit audit = audit_cluster(dir, run.replies);
-  print_audit(audit);
+  const auto [detections, audit] = detections_and_audit(dir, run);
   Outcome o;
   o.require(lost_of(run.replies) == 0, "A: queries lost");
   o.require(wrong_of(run.replies) == 0, "A: a wrong answer was decided");
@@ -565,7 +580,7 @@ Outcome scenario_b(const Settings& s, const fs::path& work, const std::string& k
   Cluster cluster(dir, 4, 1, kind);
   const auto isolated = [](const Sample& x) { return x.workers.size() > liar && (x.workers[liar].isolated || !x.workers[liar].eligible); };
   Run run = run_under_load(cluster, s, 2 * s.phase_s, [](Run&) {}, isolated);
-  const auto detected = first_time(run.samples, 0, [](const Sample& x) { return x.detected(byzantine_detections) > 0; });
+  const auto detected = first_time(run.samples, 0, &Sample::byzantine_detected);
   const auto isolated_at = first_time(run.samples, 0, isolated);
   if (detected) run.events.push_back({*detected, "first detection (/metrics)"});
   if (isolated_at) run.events.push_back({*isolated_at, "worker 4 isolated or excluded"});
@@ -596,16 +611,12 @@ Outcome scenario_b(const Settings& s, const fs::path& work, const std::string& k
   const std::vector<PhaseStats> phases = {phase_stats("until isolated", run.replies, 0, split, run.length_s),
                                           phase_stats("after isolation", run.replies, split, run.length_s + 1, run.length_s)};
   for (const auto& p : phases) print_phase(p);
-  const json detection_ms = detected ? json(*detected * 1000) : json(nullptr);
-  const json isolation_ms = isolated_at ? json(*isolated_at * 1000) : json(nullptr);
+  const json detection_ms = ms_or_null(0.0, detected), isolation_ms = ms_or_null(0.0, isolated_at);
   std::cout << "    detection " << ms_text(detection_ms) << ", isolation " << ms_text(isolation_ms) << " after the first query; "
             << (queries_until_isolated.is_number() ? std::to_string(queries_until_isolated.get<std::size_t>()) : std::string("no"))
             << " queries until a reply listed it isolated; reputation " << (trajectory_r.empty() ? "?" : fixed(trajectory_r.front().get<double>(), 3))
             << " -> " << (trajectory_r.empty() ? "?" : fixed(trajectory_r.back().get<double>(), 3)) << "\n";
-  const json detections = detections_during(run.samples);
-  std::cout << "    head detections during the run: " << detections_text(detections) << "\n";
-  const Audit audit = audit_cluster(dir, run.replies);
-  print_audit(audit);
+  const auto [detections, audit] = detections_and_audit(dir, run);
   Outcome o;
   o.require(lost_of(run.replies) == 0, "B " + kind + ": queries lost");
   o.require(wrong_of(run.replies) == 0, "B " + kind + ": a wrong answer was decided");
@@ -706,11 +717,8 @@ Outcome scenario_c(const Settings& s, const fs::path& work) {
     return x.workers.size() == 4 && !x.workers[0].connected && !x.workers[1].connected;
   });
   const auto back = first_time(run.samples, t_cont, both_back);
-  std::optional<double> first_no_quorum, decided_again;
-  for (const auto& r : run.replies) {
-    if (r.sched_s >= t_stop && r.certified && r.outcome == "no-quorum" && (!first_no_quorum || r.done_s < *first_no_quorum)) first_no_quorum = r.done_s;
-    if (r.sched_s >= t_cont && r.decided() && (!decided_again || r.done_s < *decided_again)) decided_again = r.done_s;
-  }
+  const auto first_no_quorum = first_reply(run.replies, t_stop, [](const Reply& r) { return r.certified && r.outcome == "no-quorum"; });
+  const auto decided_again = first_reply(run.replies, t_cont, &Reply::decided);
   if (both_gone) run.events.push_back({*both_gone, "head shows both disconnected"});
   if (back) run.events.push_back({*back, "both connected and eligible again"});
   const std::vector<PhaseStats> phases = {phase_stats("before", run.replies, 0, t_stop, run.length_s),
@@ -721,10 +729,7 @@ Outcome scenario_c(const Settings& s, const fs::path& work) {
              reconnect_ms = ms_or_null(t_cont, back), decide_again_ms = ms_or_null(t_cont, decided_again);
   std::cout << "    detection (both) " << ms_text(detection_ms) << ", first no-quorum answer " << ms_text(fail_closed_ms)
             << "; after SIGCONT: reconnected " << ms_text(reconnect_ms) << ", decided again " << ms_text(decide_again_ms) << "\n";
-  const json detections = detections_during(run.samples);
-  std::cout << "    head detections during the run: " << detections_text(detections) << "\n";
-  const Audit audit = audit_cluster(dir, run.replies);
-  print_audit(audit);
+  const auto [detections, audit] = detections_and_audit(dir, run);
   Outcome o;
   o.require(lost_of(run.replies) == 0, "C: queries lost");
   o.require(wrong_of(run.replies) == 0, "C: a wrong answer was decided");
@@ -762,17 +767,13 @@ Outcome limits_test(const Settings& s, const fs::path& work, const std::string& 
     return true;
   };
   Run run = run_under_load(cluster, s, s.phase_s, [](Run&) {});
-  const auto detected = first_time(run.samples, 0, [](const Sample& x) { return x.detected(byzantine_detections) > 0; });
+  const auto detected = first_time(run.samples, 0, &Sample::byzantine_detected);
   const auto isolated_at = first_time(run.samples, 0, all_out);
   const auto p = phase_stats("all", run.replies, 0, run.length_s + 1, run.length_s);
   print_phase(p);
-  const json detection_ms = detected ? json(*detected * 1000) : json(nullptr);
-  const json isolation_ms = isolated_at ? json(*isolated_at * 1000) : json(nullptr);
+  const json detection_ms = ms_or_null(0.0, detected), isolation_ms = ms_or_null(0.0, isolated_at);
   std::cout << "    detection " << ms_text(detection_ms) << ", all " << byzantine << " isolated or excluded " << ms_text(isolation_ms) << "\n";
-  const json detections = detections_during(run.samples);
-  std::cout << "    head detections during the run: " << detections_text(detections) << "\n";
-  const Audit audit = audit_cluster(dir, run.replies);
-  print_audit(audit);
+  const auto [detections, audit] = detections_and_audit(dir, run);
   Outcome o;
   o.require(lost_of(run.replies) == 0, "4.2 " + name + ": queries lost");
   o.require(p.wrong_decided == 0, "4.2 " + name + ": a wrong answer was decided");

@@ -18,12 +18,7 @@ for kind in wrong random equivocate collude slow silent malformed replay; do
   expect_rc "cluster start ($kind)" 0 $?
   http=$(cluster_http)
   for q in "2+2?:4" "9-3:6"; do
-    out=$("$bf" query ask "${q%%:*}" --dir "$dir" 2>&1); rc=$?
-    expect_rc "ask ${q%%:*} ($kind)" 0 $rc
-    expect_contains "answer ($kind)" "$out" "answer:      ${q##*:}"
-    expect_contains "decided ($kind)" "$out" "outcome:     decided"
-    expect_contains "verified ($kind)" "$out" "verdict:     PASS"
-    if [[ $rc != 0 || "$out" != *"outcome:     decided"* ]]; then echo "$out"; fi
+    ask_decided "${q%%:*}" "${q##*:}" "$kind"
     [[ $(echo "$out" | grep '^outvoted:') == *worker-04* ]] && outvoted=1
   done
   # The Byzantine worker never signs a Decided certificate's answer.

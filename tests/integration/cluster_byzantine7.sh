@@ -19,12 +19,7 @@ for kind in wrong random equivocate collude slow silent malformed replay; do
         --heartbeat-ms 100 2>&1)
   expect_rc "cluster start ($kind)" 0 $?
   for q in "2+2?:4" "9-3:6"; do
-    out=$("$bf" query ask "${q%%:*}" --dir "$dir" 2>&1); rc=$?
-    expect_rc "ask ${q%%:*} ($kind)" 0 $rc
-    expect_contains "answer ($kind)" "$out" "answer:      ${q##*:}"
-    expect_contains "decided ($kind)" "$out" "outcome:     decided"
-    expect_contains "verified ($kind)" "$out" "verdict:     PASS"
-    if [[ $rc != 0 || "$out" != *"outcome:     decided"* ]]; then echo "$out"; fi
+    ask_decided "${q%%:*}" "${q##*:}" "$kind"
     for w in "${byzantine[@]}"; do
       [[ $(echo "$out" | grep '^outvoted:') == *"$w"* ]] && outvoted[$w]=1
     done

@@ -38,6 +38,17 @@ wait_connected() { # n timeout_ms
   done
   echo "timeout"; return 1
 }
+# Asks the cluster in $dir QUESTION, which must be decided with ANSWER and verify offline; leaves
+# the reply in $out (printed when it failed or did not decide).
+ask_decided() { # question answer label
+  local rc
+  out=$("$bf" query ask "$1" --dir "$dir" 2>&1); rc=$?
+  expect_rc "ask $1 ($3)" 0 $rc
+  expect_contains "answer ($3)" "$out" "answer:      $2"
+  expect_contains "decided ($3)" "$out" "outcome:     decided"
+  expect_contains "verified ($3)" "$out" "verdict:     PASS"
+  if [[ $rc != 0 || "$out" != *"outcome:     decided"* ]]; then echo "$out"; fi
+}
 # f + 1 colluders at size N (f = (N - 1) / 3): they alone cannot reach q, and the honest rest cannot
 # either, so the outcome must be a certified no-consensus or no-quorum, never a Decided wrong answer.
 expect_colluders_beyond_f() { # n
