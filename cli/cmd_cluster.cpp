@@ -474,6 +474,32 @@ int run_query_ask(const AskOptions& o) {
   auto membership = rt::read_membership_file(membership_path);
   if (!membership) fail(cmd, membership.error().message + "; give --membership to verify the certificate");
   const json body = {{"query", o.text}, {"mode", o.mode}, {"agreement", o.agreement}};
+  // Acknowledge at once: a real model takes most of a second, and silence until then cannot be told
+  // from a lost query. Progress goes to stderr (stdout starts with the result); --speak says it too,
+  // while the workers answer, and the answer is spoken after it.
+  const std::string submitted = ask_submitted_sentence(membership->record.n, membership->record.q);
+  if (!o.json_out && style().screen_reader) std::cerr << submitted << std::endl;
+  const fs::path speech_dir = o.speak_out.empty() ? fs::absolute(o.dir) / "speech" : fs::path(o.speak_out).parent_path();
+  std::thread acknowledging;
+  core::Status acknowledged = core::Ok{};
+  rt::audio::SpeakTimings ack_timings;
+  if (o.speak) {
+    std::error_code ec;
+    fs::create_directories(speech_dir, ec);
+    acknowledging = std::thread([&] {
+      rt::audio::SpeakOptions ack;
+      ack.out = speech_dir / "submitted.wav";
+      ack.replace_out = true;
+      std::string not_played;
+      ack.note = &not_played;
+      ack.timings = &ack_timings;
+      acknowledged = rt::audio::speak_stream(std::vector<std::string>{submitted}, ack);
+    });
+  }
+  struct Join {
+    std::thread& t;
+    ~Join() { if (t.joinable()) t.join(); }
+  } join_ack{acknowledging};
   const auto r = http_call(http, bhttp::verb::post, "/v1/query", body.dump(), o.timeout_ms);
   if (!r.ok) {
     fail(cmd, r.body + (o.http.empty() ? ". Is the cluster running? 'butterfly status --dir " + o.dir +
@@ -510,7 +536,7 @@ int run_query_ask(const AskOptions& o) {
   if (o.json_out) {
     reply.erase("certificate");  // the file has it; keep the output readable
     reply["verification"] = {{"verdict", pass ? "PASS" : "FAIL"}, {"checks", checks}, {"membership", membership_path}};
-    std::cout << reply.dump(2) << "\n";
+    if (!o.speak) std::cout << reply.dump(2) << "\n";  // with --speak: after the speech, with its timings
   } else if (style().screen_reader) {
     // Results first as sentences, then the details.
     const auto* failed = report.first_failure();
@@ -544,10 +570,12 @@ int run_query_ask(const AskOptions& o) {
   }
   if (o.speak) {
     std::cout << std::flush;  // the text is on screen before the first word is spoken
+    if (acknowledging.joinable()) acknowledging.join();  // never over the acknowledgement
+    if (!acknowledged) std::cerr << "butterfly query ask: could not speak the acknowledgement: " << acknowledged.error().message << "\n";
     const auto* failed = report.first_failure();
     const auto sentences = ask_result_sentences(reply, pass, failed ? failed->name : "");
     rt::audio::SpeakOptions speak;
-    speak.out = o.speak_out.empty() ? fs::absolute(o.dir) / "speech" / "answer.wav" : fs::path(o.speak_out);
+    speak.out = o.speak_out.empty() ? speech_dir / "answer.wav" : fs::path(o.speak_out);
     speak.replace_out = true;  // the latest answer's speech; each ask replaces the last one
     std::error_code ec;
     fs::create_directories(speak.out.parent_path(), ec);
@@ -555,10 +583,20 @@ int run_query_ask(const AskOptions& o) {
     std::string note;
     speak.played = &played;
     speak.note = &note;
+    rt::audio::SpeakTimings answer_timings;
+    speak.timings = &answer_timings;
     if (auto spoken = rt::audio::speak_stream(sentences, speak); !spoken) {
       fail(cmd, "could not speak the answer: " + spoken.error().message, exit_failed);
     }
-    std::cerr << (style().screen_reader ? "" : "butterfly query ask: ") << "Speech written to " << speak.out.string()
+    if (o.json_out) {
+      const auto timing = [](const rt::audio::SpeakTimings& t, const fs::path& file) {
+        return json{{"file", file.string()}, {"start_unix_ms", t.start_unix_ms},
+                    {"first_write_unix_ms", t.first_write_unix_ms}, {"leading_silence_ms", t.leading_silence_ms}};
+      };
+      reply["speech"] = {{"submitted", timing(ack_timings, speech_dir / "submitted.wav")}, {"answer", timing(answer_timings, speak.out)}};
+      std::cout << reply.dump(2) << "\n";
+    }
+    std::cerr << (style().screen_reader ? "" : "butterfly query ask: ") << "Speech written to " << (speech_dir / "submitted.wav").string() << " and " << speak.out.string()
               << (played ? " and played." : ".") << (note.empty() || played ? "" : " Not played: " + note + ".") << "\n";
   }
   return pass ? exit_ok : exit_failed;
@@ -632,7 +670,7 @@ void add_cluster_commands(CLI::App& app) {
     ask->add_option("--membership", o->membership, "Membership to audit against (default DIR/membership.json)");
     ask->add_option("--timeout-ms", o->timeout_ms, "Give up after this long (default 60000)");
     ask->add_flag("--json", o->json_out, "Print the reply and the audit as JSON");
-    ask->add_flag("--speak", o->speak, "Also speak the result sentences (espeak-ng), answer first");
+    ask->add_flag("--speak", o->speak, "Also speak: at once that the query was sent (DIR/speech/submitted.wav), then the result sentences, answer first");
     ask->add_option("--speak-out", o->speak_out, "WAV file for --speak (default DIR/speech/answer.wav)");
     ask->footer(
         "Exit status: 0 when the certificate verifies, 1 when it does not or the query failed.\n"

@@ -44,6 +44,12 @@ std::string worker_label(const std::string& id) {
   return name == id ? id : name + " (" + id + ")";
 }
 
+std::string ask_submitted_sentence(std::uint32_t workers, std::uint32_t quorum) {
+  std::string s = "Asked " + std::to_string(workers) + (workers == 1 ? " worker" : " workers");
+  if (workers >= 2) s += ", " + phonetic_name(0) + " to " + phonetic_name(workers - 1);
+  return s + "; an answer needs " + std::to_string(quorum) + " that agree.";
+}
+
 std::vector<std::string> ask_result_sentences(const nlohmann::json& reply, bool audit_pass,
                                               const std::string& first_failed_check) {
   std::vector<std::string> out;

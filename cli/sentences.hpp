@@ -20,6 +20,11 @@ std::string worker_label(const std::string& id);
 std::vector<std::string> ask_result_sentences(const nlohmann::json& reply, bool audit_pass,
                                               const std::string& first_failed_check);
 
+// What `query ask` says the moment the query is sent, before any answer: the workers asked and how
+// many must agree ("Asked 4 workers, alpha to delta; an answer needs 3 that agree."). On stderr, as
+// progress, so stdout still starts with the result.
+std::string ask_submitted_sentence(std::uint32_t workers, std::uint32_t quorum);
+
 // `cluster start` as sentences: what runs where, which workers misbehave, how to go on.
 std::vector<std::string> cluster_started_sentences(const nlohmann::json& cluster, const std::string& dir_arg,
                                                    std::uint32_t byzantine, const std::string& kind);

@@ -79,8 +79,12 @@ else
   [[ $(wc -l <<<"$progress") -le 2 && "$progress" == *"4 of 4 workers connected."* ]] && pass ||
     fail "cluster start progress: want at most 2 complete sentences, got: $progress"
 
-  out=$("$bf" query ask "2+2?" --dir "$dir"); rc=$?
+  out=$("$bf" query ask "2+2?" --dir "$dir" 2>"$tmp/ask.err"); rc=$?
   [[ $rc -eq 0 ]] && pass || fail "query ask exited $rc"
+  # The acknowledgement, said the moment the query is sent, is progress on stderr; stdout still
+  # starts with the result.
+  [[ "$(cat "$tmp/ask.err")" == "Asked 4 workers, alpha to delta; an answer needs 3 that agree." ]] && pass ||
+    fail "query ask: the acknowledgement on stderr: $(cat "$tmp/ask.err")"
   linear "query ask" "$out" '^Answer: 4\.$'
   line2=$(sed -n 2p <<<"$out")
   [[ "$line2" =~ ^Decided\ in\ 1\ round\ by\ [a-z]+ ]] && pass || fail "query ask line 2: $line2"
@@ -117,12 +121,16 @@ print(", ".join(bad) or "ok")' "$json")
   out=$("$bf" cert verify "$cert" --membership "$dir/membership.json"); linear "cert verify" "$out" '^Verdict: PASS'
   out=$("$bf" log verify "$dir/log" --membership "$dir/membership.json"); linear "log verify" "$out" '^Verdict: PASS'
 
+  "$bf" query ask "2+3" --dir "$dir" --json >/dev/null 2>"$tmp/ask-json.err"
+  [[ ! -s "$tmp/ask-json.err" ]] && pass || fail "query ask --json: stderr must stay empty: $(cat "$tmp/ask-json.err")"
   if command -v espeak-ng >/dev/null; then
     out=$("$bf" query ask "6*7" --dir "$dir" --speak --speak-out "$tmp/answer.wav" 2>"$tmp/speak.err"); rc=$?
     [[ $rc -eq 0 ]] && pass || fail "query ask --speak exited $rc: $(cat "$tmp/speak.err")"
     linear "query ask --speak" "$out" '^Answer: 42\.$'
     size=$(stat -c %s "$tmp/answer.wav" 2>/dev/null || echo 0)
     ((size > 10000)) && pass || fail "query ask --speak wrote $size bytes of WAV"
+    size=$(stat -c %s "$tmp/submitted.wav" 2>/dev/null || echo 0)
+    ((size > 10000)) && pass || fail "query ask --speak: the spoken acknowledgement has $size bytes of WAV"
   else
     echo "espeak-ng not installed: skipping --speak"
   fi
