@@ -31,7 +31,9 @@
 #include "runtime/head_process.hpp"
 #include "runtime/membership_file.hpp"
 #include "runtime/net.hpp"
+#include "runtime/sonify.hpp"
 #include "runtime/speech.hpp"
+#include "runtime/wav.hpp"
 
 extern char** environ;
 
@@ -464,7 +466,51 @@ struct AskOptions {
   bool json_out = false;
   bool speak = false;
   std::string speak_out;  // WAV; default DIR/speech/answer.wav
+  bool sound = false;     // tones: DIR/sound/submitted.wav at once, DIR/sound/outcome.wav after
 };
+
+// Joins a helper thread on every way out of a scope (fail() throws).
+struct JoinOnExit {
+  std::thread& t;
+  ~JoinOnExit() {
+    if (t.joinable()) t.join();
+  }
+};
+
+double unix_now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// One event's tone, written to `file` (replacing the last ask's) and played where a device exists.
+// Returns when the samples were in the file (unix ms), for scripts/bench-accessibility. With
+// `player`, playing happens on that thread (the caller joins it) so the query need not wait for it.
+core::Result<double> sound_tone(const fs::path& file, rt::audio::EventKind kind, double latency_ms,
+                                std::thread* player = nullptr) {
+  const rt::audio::Event e{0, kind, std::nullopt, latency_ms};
+  rt::audio::RenderOptions ro;
+  ro.workers = 1;
+  ro.tail_ms = 0;
+  auto pcm = rt::audio::render_events(std::span(&e, 1), ro);
+  if (!pcm) return pcm.error();
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  fs::remove(file, ec);
+  if (auto ok = rt::audio::write_wav(file, *pcm); !ok) return ok.error();
+  const double written = unix_now_ms();
+  // No audio device is normal (servers, CI): the file is the record.
+  if (player != nullptr) {
+    *player = std::thread([p = std::move(*pcm)] { (void)rt::audio::play_pcm(p); });
+  } else {
+    (void)rt::audio::play_pcm(*pcm);
+  }
+  return written;
+}
+
+rt::audio::EventKind outcome_tone(const std::string& outcome) {
+  if (outcome == "decided") return rt::audio::EventKind::query_decided;
+  if (outcome == "no-quorum") return rt::audio::EventKind::partition;
+  return rt::audio::EventKind::no_consensus;
+}
 
 int run_query_ask(const AskOptions& o) {
   const std::string cmd = "query ask";
@@ -496,10 +542,16 @@ int run_query_ask(const AskOptions& o) {
       acknowledged = rt::audio::speak_stream(std::vector<std::string>{submitted}, ack);
     });
   }
-  struct Join {
-    std::thread& t;
-    ~Join() { if (t.joinable()) t.join(); }
-  } join_ack{acknowledging};
+  json sound_report = json::object();
+  const fs::path sound_dir = fs::absolute(o.dir) / "sound";
+  std::thread ticking;
+  const JoinOnExit join_tick{ticking};
+  if (o.sound) {
+    auto t = sound_tone(sound_dir / "submitted.wav", rt::audio::EventKind::query_sent, -1, &ticking);
+    if (!t) fail(cmd, "could not sound the submission: " + t.error().message, exit_failed);
+    sound_report["submitted"] = {{"file", (sound_dir / "submitted.wav").string()}, {"delivered_unix_ms", *t}};
+  }
+  const JoinOnExit join_ack{acknowledging};
   const auto r = http_call(http, bhttp::verb::post, "/v1/query", body.dump(), o.timeout_ms);
   if (!r.ok) {
     fail(cmd, r.body + (o.http.empty() ? ". Is the cluster running? 'butterfly status --dir " + o.dir +
@@ -533,6 +585,16 @@ int run_query_ask(const AskOptions& o) {
     checks.push_back({{"check", c.name}, {"state", rt::check_state_name(c.state)}, {"detail", c.detail}});
   }
   const bool pass = report.ok();
+  if (o.sound) {
+    const auto& timings = reply.contains("timings_ms") ? reply["timings_ms"] : json();
+    const double latency = timings.is_object() && timings.contains("total") && timings["total"].is_number()
+                               ? timings["total"].get<double>() : -1.0;
+    if (ticking.joinable()) ticking.join();  // one tone after the other
+    auto t = sound_tone(sound_dir / "outcome.wav", outcome_tone(reply.value("outcome", std::string{})), latency);
+    if (!t) fail(cmd, "could not sound the outcome: " + t.error().message, exit_failed);
+    sound_report["outcome"] = {{"file", (sound_dir / "outcome.wav").string()}, {"delivered_unix_ms", *t}};
+    reply["sound"] = sound_report;
+  }
   if (o.json_out) {
     reply.erase("certificate");  // the file has it; keep the output readable
     reply["verification"] = {{"verdict", pass ? "PASS" : "FAIL"}, {"checks", checks}, {"membership", membership_path}};
@@ -671,6 +733,7 @@ void add_cluster_commands(CLI::App& app) {
     ask->add_option("--timeout-ms", o->timeout_ms, "Give up after this long (default 60000)");
     ask->add_flag("--json", o->json_out, "Print the reply and the audit as JSON");
     ask->add_flag("--speak", o->speak, "Also speak: at once that the query was sent (DIR/speech/submitted.wav), then the result sentences, answer first");
+    ask->add_flag("--sound", o->sound, "Tones: query-sent at once (DIR/sound/submitted.wav), the outcome's tone after (DIR/sound/outcome.wav); played where there is an audio device");
     ask->add_option("--speak-out", o->speak_out, "WAV file for --speak (default DIR/speech/answer.wav)");
     ask->footer(
         "Exit status: 0 when the certificate verifies, 1 when it does not or the query failed.\n"
@@ -678,6 +741,7 @@ void add_cluster_commands(CLI::App& app) {
         "  butterfly query ask \"2+2?\"\n"
         "  butterfly query ask \"6*7\" --agreement numeric --json\n"
         "  butterfly --screen-reader query ask \"2+2?\" --speak\n"
+        "  butterfly query ask \"2+2?\" --sound\n"
         "  butterfly query ask \"What is the capital of France?\" --mode debate --http 127.0.0.1:8080 \\\n"
         "      --membership membership.json");
     ask->callback([o] { action() = [o] { return run_query_ask(*o); }; });

@@ -86,6 +86,7 @@ std::string_view event_kind_name(EventKind kind) noexcept {
     case EventKind::isolation: return "isolation";
     case EventKind::partition: return "partition";
     case EventKind::no_consensus: return "no-consensus";
+    case EventKind::query_sent: return "query-sent";
   }
   return "unknown";
 }
@@ -99,6 +100,7 @@ std::string_view event_kind_spoken(EventKind kind) noexcept {
     case EventKind::isolation: return "worker isolated";
     case EventKind::partition: return "partition: no quorum reachable";
     case EventKind::no_consensus: return "no consensus";
+    case EventKind::query_sent: return "query sent";
   }
   return "unknown";
 }
@@ -177,6 +179,13 @@ KindSound kind_sound(EventKind kind) noexcept {
       s.attack_ms = 1;
       s.decay_per_s = 4;
       s.partials = {{{1, 1}, {2.76, 0.6}, {5.40, 0.35}, {8.93, 0.2}}};
+      break;
+    case EventKind::query_sent:  // a short soft tick two octaves up: out, not yet answered
+      s.pitch_ratio = 4;
+      s.duration_ms = 70;
+      s.attack_ms = 2;
+      s.decay_per_s = 40;
+      s.partials = {{{1, 0.6}}};
       break;
     case EventKind::no_consensus:  // two hollow notes falling a semitone, unresolved
       s.duration_ms = 420;

@@ -34,10 +34,11 @@ enum class EventKind : std::uint8_t {
   isolation,
   partition,
   no_consensus,
+  query_sent,  // `query ask --sound` at submission: the query is out, an answer will follow
 };
-inline constexpr std::array<EventKind, 7> all_event_kinds{
+inline constexpr std::array<EventKind, 8> all_event_kinds{
     EventKind::query_decided, EventKind::debate_started, EventKind::worker_slow, EventKind::byzantine_detected,
-    EventKind::isolation,     EventKind::partition,      EventKind::no_consensus};
+    EventKind::isolation,     EventKind::partition,      EventKind::no_consensus, EventKind::query_sent};
 // "query-decided", "debate-started", ... (CLI and JSON); spoken_name: "query decided", ...
 std::string_view event_kind_name(EventKind kind) noexcept;
 std::string_view event_kind_spoken(EventKind kind) noexcept;

@@ -123,6 +123,16 @@ print(", ".join(bad) or "ok")' "$json")
 
   "$bf" query ask "2+3" --dir "$dir" --json >/dev/null 2>"$tmp/ask-json.err"
   [[ ! -s "$tmp/ask-json.err" ]] && pass || fail "query ask --json: stderr must stay empty: $(cat "$tmp/ask-json.err")"
+  # --sound: the query-sent tone at once, the outcome's tone after, both as files with timings.
+  json=$("$bf" query ask "4+4" --dir "$dir" --sound --json 2>/dev/null)
+  check=$(python3 -c '
+import json, os, sys
+j = json.loads(sys.argv[1]); s = j.get("sound", {})
+bad = [k for k in ("submitted", "outcome") if k not in s or os.path.getsize(s[k]["file"]) < 1000]
+if not bad and s["submitted"]["delivered_unix_ms"] > s["outcome"]["delivered_unix_ms"]: bad.append("order")
+if j.get("answer") != "8": bad.append("answer")
+print(", ".join(bad) or "ok")' "$json")
+  [[ "$check" == ok ]] && pass || fail "query ask --sound: $check"
   if command -v espeak-ng >/dev/null; then
     out=$("$bf" query ask "6*7" --dir "$dir" --speak --speak-out "$tmp/answer.wav" 2>"$tmp/speak.err"); rc=$?
     [[ $rc -eq 0 ]] && pass || fail "query ask --speak exited $rc: $(cat "$tmp/speak.err")"

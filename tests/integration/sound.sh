@@ -107,10 +107,10 @@ echo "Worker bravo is slow." | "$bf" speak - --out "$tmp/stdin.wav" --no-play >/
 err=$(PATH=/nonexistent "$bf" speak "hello" --out "$tmp/none.wav" 2>&1); expect_rc "speak without espeak-ng" 1 $?
 expect_contains "speak without espeak-ng" "$err" "install the Debian package espeak-ng"
 
-# The legend: seven sounds and four places, each followed by its spoken name.
+# The legend: eight sounds and four places, each followed by its spoken name.
 json=$("$bf" sound legend --out "$tmp/legend.wav" --json); expect_rc "legend" 0 $?
 v=$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(len(j["items"]), j["seconds"] > 5)' "$json")
-[[ "$v" == "11 True" ]] && pass || fail "legend: '$v'"
+[[ "$v" == "12 True" ]] && pass || fail "legend: '$v'"
 
 for c in "speak" "sound render" "sound legend" "sound incident" "sound tone"; do
   out=$("$bf" $c --help 2>&1); expect_contains "$c --help" "$out" "Examples:"
