@@ -61,6 +61,16 @@ struct Kernels {
                       std::size_t blocks, float* y);
   void (*matvec_q8_0)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
                       std::size_t blocks, float* y);
+  // y[t * y_stride + r] = dot(w + r * row_bytes, a + t * blocks) for r < rows, t < n: many weight rows
+  // against n activation rows (prefill). Bit for bit what matvec gives for each token alone (every
+  // (row, token) pair performs matvec's float operations in matvec's order), so prefill and decode
+  // agree as llama.cpp's do; tiles of several rows x 4 tokens unpack each weight block once per tile.
+  void (*matmul_q4_0)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                      std::size_t blocks, std::size_t n, float* y, std::size_t y_stride);
+  void (*matmul_q4_1)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                      std::size_t blocks, std::size_t n, float* y, std::size_t y_stride);
+  void (*matmul_q8_0)(const std::uint8_t* w, std::size_t row_bytes, std::size_t rows, const BlockQ8* a,
+                      std::size_t blocks, std::size_t n, float* y, std::size_t y_stride);
   // The following reproduce llama.cpp's CPU backend (ggml built for AVX-512, as scripts/parity-setup
   // builds it) bit for bit, so greedy decoding follows llama.cpp's path instead of drifting from it
   // through last-bit differences that flip later Q8 and f16 roundings. All ISAs give identical bits.

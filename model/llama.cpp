@@ -326,15 +326,14 @@ void matmul_many(ThreadPool& pool, std::span<const MatmulTarget> targets, const 
         case GgmlType::q4_1:
         case GgmlType::q8_0: {
           const std::size_t r0 = lo - (first - rows);
-          // Prefill runs the decode kernel once per token too: the gemv kernels sum in another order,
-          // and llama.cpp's vec_dot gives prefill and decode the same bits (measured: with gemv, some
-          // prompts' q and k differed in the last bit, which broke parity; no slower on 117 tokens).
-          const auto matvec = w.type == GgmlType::q4_1   ? k.matvec_q4_1
-                              : w.type == GgmlType::q8_0 ? k.matvec_q8_0
-                                                         : k.matvec_q4_0;
-          for (std::size_t t = 0; t < n; ++t) {
-            matvec(w.row(r0), w.row_bytes, hi - lo, a + t * blocks, blocks, y + t * rows + r0);
-          }
+          // Prefill gives each token the bits the decode kernel (matvec) gives it, as llama.cpp's
+          // vec_dot does for both: the gemv kernels sum in another order, which changed q and k in the
+          // last bit on some prompts and broke parity. matmul_* tiles rows x tokens with matvec's
+          // per-pair operations (kernels.hpp; unit.model.Kernels.MatmulEqualsMatvecBitForBit*).
+          const auto matmul = w.type == GgmlType::q4_1   ? k.matmul_q4_1
+                              : w.type == GgmlType::q8_0 ? k.matmul_q8_0
+                                                         : k.matmul_q4_0;
+          matmul(w.row(r0), w.row_bytes, hi - lo, a, blocks, n, y + r0, rows);
           break;
         }
         case GgmlType::f32:

@@ -269,6 +269,45 @@ TEST(Kernels, MatvecEqualsScalarDotsForEveryIsa) {
   }
 }
 
+// The prefill matmul (rows x tokens in tiles) gives, for every (row, token), exactly the bits that
+// matvec gives for that token alone: prefill logits then equal decode logits as in llama.cpp. Row
+// counts cover whole tiles (4 and 2 rows) and remainders, token counts whole groups of 4 and
+// remainders; memcmp, not a tolerance, and a NaN-free sentinel checks the stride is respected.
+TEST(Kernels, MatmulEqualsMatvecBitForBitForEveryIsa) {
+  Rng rng(29);
+  for (const Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512vnni}) {
+    if (!isa_available(isa)) continue;
+    const Kernels& k = kernels_for(isa);
+    for (const auto type : {GgmlType::q4_0, GgmlType::q4_1, GgmlType::q8_0}) {
+      const auto matvec = type == GgmlType::q4_0 ? k.matvec_q4_0 : type == GgmlType::q4_1 ? k.matvec_q4_1 : k.matvec_q8_0;
+      const auto matmul = type == GgmlType::q4_0 ? k.matmul_q4_0 : type == GgmlType::q4_1 ? k.matmul_q4_1 : k.matmul_q8_0;
+      for (const std::size_t rows : {1U, 2U, 3U, 4U, 5U, 11U, 16U}) {
+        for (const std::size_t n : {1U, 2U, 3U, 4U, 5U, 8U, 9U, 13U}) {
+          std::vector<std::uint8_t> w;
+          for (std::size_t r = 0; r < rows; ++r) {
+            const auto row = random_row(rng, type);
+            w.insert(w.end(), row.begin(), row.end());
+          }
+          const std::size_t row_bytes = w.size() / rows;
+          const std::size_t blocks = cols / q_block;
+          // Activations over a wide range of magnitudes make rounding differences show.
+          const auto x = random_floats(rng, n * cols, n % 2 == 0 ? 3.0 : 0.01);
+          std::vector<BlockQ8> a(n * blocks);
+          k.quantize_q8(x.data(), a.data(), a.size());
+          const std::size_t stride = rows + 2;
+          std::vector<float> got(n * stride, -1.0F);
+          matmul(w.data(), row_bytes, rows, a.data(), blocks, n, got.data(), stride);
+          std::vector<float> want(n * stride, -1.0F);
+          for (std::size_t t = 0; t < n; ++t) matvec(w.data(), row_bytes, rows, a.data() + t * blocks, blocks, want.data() + t * stride);
+          EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << isa_name(isa) << " " << ggml_type_name(type) << " rows " << rows << " n " << n;
+          for (std::size_t t = 0; t < n; ++t) EXPECT_EQ(got[t * stride + rows], -1.0F);  // stride respected
+        }
+      }
+    }
+  }
+}
+
 // The quantized dot product approximates the float dot product of the dequantized row: it is the
 // same weights, only the activations lose precision (8 bits per block).
 TEST(Kernels, QuantizedDotApproximatesDequantizedFloatDot) {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -168,6 +169,31 @@ TEST(SmolLM2, GreedyIdsAndLogitsMatchFp32Reference) {
   }
   std::cout << "SmolLM2 vs fp32 reference: " << ids.size() << " greedy ids equal; lowest cosine " << worst_cosine
             << " (kernels " << isa_name(best_isa()) << ")\n";
+}
+
+// A prefill matmul over n tokens gives every token the bits a decode step's matmul (one token) gives
+// it, on SmolLM2's own Q4_1 (and, where the file has them, other) matrices split across two threads:
+// the tiled kernels change speed, not results, so the forward pass stays on llama.cpp's bits.
+TEST(SmolLM2, PrefillMatmulEqualsOneTokenMatmulsBitForBit) {
+  const auto path = smollm2_path(BUTTERFLY_SOURCE_DIR);
+  if (!path) GTEST_SKIP() << "models/SmolLM2-135M-Instruct*.gguf absent: run scripts/fetch-model";
+  auto model = Model::load_gguf(*path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  const LayerWeights& layer = model->layers()[3];
+  ThreadPool pool(2);
+  std::vector<BlockQ8> q8;
+  for (const Matrix* w : {&layer.wq, &layer.wk, &layer.w_gate, &layer.w_down}) {
+    for (const std::size_t n : {1U, 3U, 4U, 7U, 64U}) {
+      std::vector<float> x(n * w->cols);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37F * static_cast<float>(i)) * (1.0F + static_cast<float>(i % 13));
+      std::vector<float> batched(n * w->rows);
+      matmul(pool, *w, x.data(), n, batched.data(), q8);
+      std::vector<float> single(n * w->rows);
+      for (std::size_t t = 0; t < n; ++t) matmul(pool, *w, x.data() + t * w->cols, 1, single.data() + t * w->rows, q8);
+      EXPECT_EQ(std::memcmp(batched.data(), single.data(), batched.size() * sizeof(float)), 0)
+          << ggml_type_name(w->type) << " " << w->rows << "x" << w->cols << " n " << n;
+    }
+  }
 }
 
 }  // namespace
