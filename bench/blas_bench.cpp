@@ -25,6 +25,7 @@
 #include "model/kernels.hpp"
 #include "model/llama.hpp"
 #include "model/model_paths.hpp"
+#include "bench/model_common.hpp"
 
 #if BF_HAVE_OPENBLAS
 #include <cblas.h>
@@ -35,17 +36,9 @@ namespace {
 
 namespace bm = model;
 
-#ifndef BUTTERFLY_SOURCE_DIR
-#define BUTTERFLY_SOURCE_DIR "."
-#endif
-
-std::size_t threads() {
-  const char* v = std::getenv("BF_BENCH_THREADS");
-  return v != nullptr && std::atoi(v) > 0 ? static_cast<std::size_t>(std::atoi(v)) : 2;
-}
 
 bm::ThreadPool& pool() {
-  static bm::ThreadPool p(threads());
+  static bm::ThreadPool p(bench_threads());
   return p;
 }
 
@@ -56,8 +49,7 @@ struct Loaded {
 
 Loaded load(bool smollm2) {
   Loaded out;
-  const char* env = std::getenv("BUTTERFLY_SOURCE_DIR");
-  const std::string root = env != nullptr ? env : BUTTERFLY_SOURCE_DIR;
+  const std::string root = source_root();
   const auto path = smollm2 ? bm::smollm2_path(root) : bm::stories260k_path(root);
   if (!path) {
     out.why_absent = smollm2 ? "SmolLM2 GGUF absent: run scripts/fetch-model" : "stories260K.bin not found";
@@ -139,7 +131,7 @@ void finish(benchmark::State& state, const Case& c, std::size_t n) {
   state.counters["GFLOP_per_s"] = benchmark::Counter(
       2.0 * static_cast<double>(c.rows * c.cols * n) * static_cast<double>(state.iterations()) * 1e-9,
       benchmark::Counter::kIsRate);
-  state.counters["threads"] = static_cast<double>(threads());
+  state.counters["threads"] = static_cast<double>(bench_threads());
 }
 
 enum class Way { openblas, own_f32, own_file };
@@ -152,7 +144,7 @@ void run(benchmark::State& state, Case c, std::size_t n, Way way) {
   std::vector<bm::BlockQ8> q8;
   if (way == Way::openblas) {
 #if BF_HAVE_OPENBLAS
-    openblas_set_num_threads(static_cast<int>(threads()));
+    openblas_set_num_threads(static_cast<int>(bench_threads()));
     // y (n x rows) = x (n x cols) * W^T, W row-major rows x cols.
     for (auto _ : state) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(c.rows),

@@ -13,20 +13,13 @@
 
 #include "model/llama.hpp"
 #include "model/model_paths.hpp"
+#include "bench/model_common.hpp"
 
 namespace bf::bench {
 namespace {
 
 namespace bm = model;
 
-#ifndef BUTTERFLY_SOURCE_DIR
-#define BUTTERFLY_SOURCE_DIR "."
-#endif
-
-std::size_t bench_threads() {
-  const char* v = std::getenv("BF_BENCH_THREADS");
-  return v != nullptr && std::atoi(v) > 0 ? static_cast<std::size_t>(std::atoi(v)) : 2;
-}
 
 struct Loaded {
   std::optional<bm::Model> model;
@@ -37,8 +30,7 @@ struct Loaded {
 // no file.
 Loaded load_model(const auto& find, const auto& load, const char* absent) {
   Loaded out;
-  const char* env = std::getenv("BUTTERFLY_SOURCE_DIR");
-  const auto path = find(env != nullptr ? env : BUTTERFLY_SOURCE_DIR);
+  const auto path = find(source_root());
   if (!path) {
     out.why_absent = absent;
     return out;
