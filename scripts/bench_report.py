@@ -93,22 +93,37 @@ def md_table(columns, rows):
 
 # ---- adapters for the scripts whose JSON predates the "report" object ----
 
-def accessibility_report(acc, sr):
-    rows, seed_rows, notes = [], [], []
-    if sr:
-        m = sr["metrics"]["first_line_ms"]
-        rows.append(["query -> first screen-reader line", m["p50"], m["p95"], m["runs"], 67])
-        notes.append("Screen reader: " + sr.get("what", "") + ". Command: " + sr.get("command", "scripts/bench_screen_reader.py"))
-    if acc:
-        m = acc["metrics"]
-        rows.append(["query -> first spoken audio sample", m["speech_first_audible_ms"]["p50"], m["speech_first_audible_ms"]["p95"],
-                     m["speech_first_audible_ms"]["runs"], 89])
-        rows.append(["query -> first sonification tone", m["tone_first_audible_ms"]["p50"], m["tone_first_audible_ms"]["p95"],
-                     m["tone_first_audible_ms"]["runs"], 47])
-        notes.append("Speech and tone: " + acc.get("what", "") + ". Cluster: " + acc.get("cluster", "") + ".")
+def accessibility_report(runs):
+    """runs: [(model label, accessibility JSON or None, screen_reader JSON or None)]. Newer JSONs time two
+    moments (the acknowledgement at submission, the answer); older ones only the answer."""
+    rows, notes = [], []
+
+    def row(label, metric, seed):
+        rows.append([label, metric["p50"], metric["p95"], metric["runs"], seed])
+
+    for label, acc, sr in runs:
+        if sr:
+            m = sr["metrics"]
+            if "answer_line_ms" in m:
+                row(f"{label}: query -> first screen-reader line (the acknowledgement)", m["first_line_ms"], 67)
+                row(f"{label}: query -> the answer line", m["answer_line_ms"], "")
+            else:
+                row(f"{label}: query -> first screen-reader line", m["first_line_ms"], 67)
+            notes.append(f"Screen reader, {label}: " + sr.get("what", "") + ". Command: " + sr.get("command", "scripts/bench_screen_reader.py"))
+        if acc:
+            m = acc["metrics"]
+            if "ask_acknowledgement_first_audible_ms" in m:
+                row(f"{label}: query -> first spoken sample (the acknowledgement, query ask --speak)", m["ask_acknowledgement_first_audible_ms"], 89)
+                row(f"{label}: query -> first sonification tone (query-sent, query ask --sound)", m["ask_sent_tone_first_audible_ms"], 47)
+                row(f"{label}: query -> the spoken answer", m["ask_answer_first_audible_ms"], "")
+                row(f"{label}: query -> the outcome's tone", m["ask_outcome_tone_first_audible_ms"], "")
+            else:
+                row(f"{label}: query -> first spoken audio sample", m["speech_first_audible_ms"], 89)
+                row(f"{label}: query -> first sonification tone", m["tone_first_audible_ms"], 47)
+            notes.append(f"Speech and tone, {label}: " + acc.get("what", "") + ". Cluster: " + acc.get("cluster", "") + ".")
     seed_rows = [["Query -> First output, without audio", 67], ["Query -> First output, with TTS", 89],
                  ["Query -> First output, with sonification", 47], ["Query -> Full response, with TTS", 347]]
-    notes.append("Script model (no model time). Real-model figures and the method: docs/accessibility.md.")
+    notes.append("The method and the discussion: docs/accessibility.md.")
     return {"tables": [{"id": "accessibility", "seed_section": "7.1 Screen Reader Latency",
                         "title": "Time from query submission to the first output a person perceives",
                         "columns": ["measure", "p50 (ms)", "p95 (ms)", "runs", "seed claim (ms)"], "rows": rows,
@@ -131,19 +146,20 @@ def load_results(results_dir):
             reports.append((name, j))
             if isinstance(j.get("machine"), dict):
                 machines.append(j["machine"])
-    acc = sr = None
-    for name in ("accessibility.json", "screen_reader.json"):
-        p = os.path.join(results_dir, name)
-        if os.path.exists(p):
+    runs = []
+    for label, suffix in (("script model", ""), ("SmolLM2-135M", "-smollm2")):
+        loaded = []
+        for name in (f"accessibility{suffix}.json", f"screen_reader{suffix}.json"):
+            p = os.path.join(results_dir, name)
             try:
-                if name == "accessibility.json":
-                    acc = load_json(p)
-                else:
-                    sr = load_json(p)
+                loaded.append(load_json(p) if os.path.exists(p) else None)
             except (OSError, ValueError) as e:
                 problems.append(f"{name}: unreadable ({e})")
-    if acc or sr:
-        reports.append(("accessibility.json", {"suite": "accessibility", "report": accessibility_report(acc, sr)}))
+                loaded.append(None)
+        if any(loaded):
+            runs.append((label, loaded[0], loaded[1]))
+    if runs:
+        reports.append(("accessibility.json", {"suite": "accessibility", "report": accessibility_report(runs)}))
     return reports, problems, machines
 
 
